@@ -1,0 +1,3 @@
+"""ci-toolkit: one command for a Python team's CI pipeline."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from ci_toolkit.cli import main
+
+main()
