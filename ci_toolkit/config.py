@@ -1,14 +1,65 @@
 """[tool.ci-toolkit] read once into frozen, typed objects.
 
-All validation happens here; every error names the file, the key path and what was expected.
-(The loader is being written; the types below are the contract the other modules use.)
+All validation happens here, so the rest of ci-toolkit can trust every value: a bad key, type or value
+stops the run before any test starts, with one line naming the file, the key path, what was expected
+and what was found, e.g.::
+
+    pyproject.toml: tool.ci-toolkit.coverage.paths."app/**": expected a number 0-100, got "high"
+
+Where the configuration comes from: ``--config PATH``, else the nearest ``pyproject.toml`` walking up
+from the current directory. A ``pyproject.toml`` without ``[tool.ci-toolkit]`` gives the defaults: one
+lane ``all`` that selects every test and no coverage floors.
+
+Every option (unknown keys are errors, with a suggestion when one is close)::
+
+    [tool.ci-toolkit]
+    workers = "auto"            # pytest-xdist workers per lane: "auto" or a whole number; 0: no xdist
+    output_dir = ".ci-toolkit"  # where reports and data go; relative to the project root, inside it
+    pytest_args = []            # extra pytest arguments for every lane
+    allow_unselected = false    # false: a collected test that no lane selects fails the run
+    allow_overlap = false       # false: a test that two lanes select fails the run
+
+    [[tool.ci-toolkit.lanes]]   # absent: one lane "all" selecting every test; `lanes = []` is an error
+    name = "unit"               # required, unique, [A-Za-z0-9][A-Za-z0-9_.-]*
+    markers = "not integration" # a pytest -m expression, checked with pytest's parser; absent: every test
+    workers = 4                 # overrides the top-level workers for this lane
+    pytest_args = ["-x"]        # added after the top-level pytest_args
+    allow_empty = false         # true: selecting no test is not an error for this lane
+
+    [tool.ci-toolkit.coverage]
+    source = ["app"]            # package names or relative paths to measure; absent: from the layout
+    branch = true               # measure branch coverage
+    fail_under = 0              # floor for the whole project, a number 0-100
+    [tool.ci-toolkit.coverage.paths]     # per-file floors: every matched file must reach it
+    "app/legacy/**" = 60
+    [tool.ci-toolkit.coverage.groups]    # aggregate floors: all matched files together must reach it
+    "app/api/**" = 90
+    [tool.ci-toolkit.coverage.critical]  # per-file, fail-closed; or a list of globs, each meaning 100
+    "app/payments/**" = 100
+
+Glob patterns are relative POSIX paths from the project root (no leading "/" or "./", no "..", no
+backslashes); ``**`` matches any number of directories and must be a whole segment ("app/**/*.py").
 """
 
 from __future__ import annotations
 
+import difflib
+import json
+import math
+import re
+import sys
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Literal
+from datetime import date, datetime, time
+from pathlib import Path, PureWindowsPath
+from typing import Any, Literal, NoReturn
+
+from ci_toolkit.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
 
 Workers = int | Literal["auto"]
 
@@ -17,37 +68,421 @@ Workers = int | Literal["auto"]
 class Floor:
     """A minimum coverage percentage (0-100) for the files a glob pattern matches."""
 
-    pattern: str
+    pattern: str  # relative POSIX glob from the project root; `**` only as a whole segment
     minimum: float
 
 
 @dataclass(frozen=True)
 class CoverageConfig:
-    source: tuple[str, ...] = ()  # empty: detected from the project layout
-    branch: bool = True
-    fail_under: float = 0.0
-    paths: tuple[Floor, ...] = ()  # per-file floors; the most specific pattern wins
-    groups: tuple[Floor, ...] = ()  # aggregate floors over all files a pattern matches
-    critical: tuple[Floor, ...] = ()  # per-file, 100 unless given; fail-closed
+    """[tool.ci-toolkit.coverage]."""
+
+    source: tuple[str, ...] = ()  # `source`: packages or relative paths; empty: detected from the layout
+    branch: bool = True  # `branch`: measure branch coverage too
+    fail_under: float = 0.0  # `fail_under`: floor for the whole project
+    paths: tuple[Floor, ...] = ()  # `paths`: per-file floors; the most specific pattern wins
+    groups: tuple[Floor, ...] = ()  # `groups`: aggregate floors over all files a pattern matches
+    critical: tuple[Floor, ...] = ()  # `critical`: per-file, 100 unless given; fail-closed
 
 
 @dataclass(frozen=True)
 class Lane:
-    name: str
-    markers: str | None = None  # a pytest -m expression; None selects every test
-    workers: Workers | None = None  # None: the top-level `workers`; 0 runs without xdist
-    pytest_args: tuple[str, ...] = ()
-    allow_empty: bool = False
+    """One [[tool.ci-toolkit.lanes]] entry: a pytest run over the tests its marker expression selects."""
+
+    name: str  # `name`: unique; used in file names and reports, hence the restricted characters
+    markers: str | None = None  # `markers`: a pytest -m expression; None selects every test
+    workers: Workers | None = None  # `workers`: None: the top-level `workers`; 0 runs without xdist
+    pytest_args: tuple[str, ...] = ()  # `pytest_args`: after the top-level ones, so a lane can override
+    allow_empty: bool = False  # `allow_empty`: false: a lane that selects no test fails the run
 
 
 @dataclass(frozen=True)
 class Config:
-    root: Path  # the directory holding pyproject.toml (or the cwd when run with defaults)
-    path: Path | None = None  # the pyproject.toml read, None when defaults are used
-    workers: Workers = "auto"
-    lanes: tuple[Lane, ...] = (Lane(name="all"),)
-    allow_unselected: bool = False
-    allow_overlap: bool = False
-    pytest_args: tuple[str, ...] = ()
-    output_dir: Path = Path(".ci-toolkit")  # relative to root
-    coverage: CoverageConfig = field(default_factory=CoverageConfig)
+    """[tool.ci-toolkit]."""
+
+    root: Path  # the directory holding pyproject.toml (the cwd when parse() was given no file)
+    path: Path | None = None  # the pyproject.toml read; None when parse() was given no file
+    workers: Workers = "auto"  # `workers`: xdist workers per lane, "auto" = one per CPU
+    lanes: tuple[Lane, ...] = (Lane(name="all"),)  # `lanes`
+    allow_unselected: bool = False  # `allow_unselected`: false: a test no lane selects fails the run
+    allow_overlap: bool = False  # `allow_overlap`: false: a test two lanes select fails the run
+    pytest_args: tuple[str, ...] = ()  # `pytest_args`: passed to every lane's pytest
+    output_dir: Path = Path(".ci-toolkit")  # `output_dir`: relative to root, never outside it
+    coverage: CoverageConfig = field(default_factory=CoverageConfig)  # [tool.ci-toolkit.coverage]
+
+
+TOP_KEYS = ("workers", "output_dir", "pytest_args", "allow_unselected", "allow_overlap", "lanes", "coverage")
+LANE_KEYS = ("name", "markers", "workers", "pytest_args", "allow_empty")
+COVERAGE_KEYS = ("source", "branch", "fail_under", "paths", "groups", "critical")
+
+_TABLE = ("tool", "ci-toolkit")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_LANE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+_TOML_LINE = re.compile(r"\(at line (\d+), column \d+\)")
+_PERCENT = "a number 0-100"
+_WORKERS = '"auto" or a whole number >= 0'
+_STR_LIST = "a list of strings"
+
+KeyPath = tuple[str | int, ...]
+
+
+def find_pyproject(start: Path) -> Path | None:
+    """The nearest pyproject.toml in `start` or one of its parents."""
+    start = start.absolute()
+    for directory in (start, *start.parents):
+        candidate = directory / "pyproject.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load(config_path: Path | None = None, cwd: Path | None = None) -> Config:
+    """Read and validate the configuration; every problem is a one-line ConfigError."""
+    cwd = (cwd if cwd is not None else Path.cwd()).absolute()
+    if config_path is None:
+        found = find_pyproject(cwd)
+        if found is None:
+            raise ConfigError(
+                f"no pyproject.toml found in {cwd} or any parent directory: "
+                "run ci-toolkit inside a project or pass --config PATH"
+            )
+        path = found
+    else:
+        # Relative to the given cwd, not the process's, so callers and tests stay explicit.
+        path = config_path if config_path.is_absolute() else cwd / config_path
+    label = display_path(path, cwd)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{label}: cannot read: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{label}: cannot read: not UTF-8 text (bad byte at offset {exc.start})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(_toml_error(label, text, exc)) from None
+    return parse(data, path, cwd=cwd)
+
+
+def parse(data: Mapping[str, Any], source: Path | str, *, cwd: Path | None = None) -> Config:
+    """Validate an already-parsed pyproject document (the whole file, not just the table).
+
+    `source` names the file in messages: a Path is shown relative to `cwd` when under it and becomes
+    Config.path, its directory Config.root; a str is shown as is, and the root is `cwd`.
+    """
+    cwd = (cwd if cwd is not None else Path.cwd()).absolute()
+    if isinstance(source, Path):
+        path: Path | None = source if source.is_absolute() else cwd / source
+        root = path.parent
+        label = display_path(path, cwd)
+    else:
+        path, root, label = None, cwd, source
+    return _Parser(label).config(data, root, path)
+
+
+def display_path(path: Path, cwd: Path) -> str:
+    """`path` relative to `cwd` when it lies under it, else absolute: what a user can paste back."""
+    path, cwd = path.absolute(), cwd.absolute()
+    for candidate, base in ((path, cwd), (path.resolve(), cwd.resolve())):
+        try:
+            return str(candidate.relative_to(base))
+        except ValueError:
+            continue
+    return str(path)
+
+
+def format_key_path(path: KeyPath) -> str:
+    """`tool.ci-toolkit.lanes[1].name`; segments that are not TOML bare keys are double-quoted."""
+    text = ""
+    for segment in path:
+        if isinstance(segment, int):
+            text += f"[{segment}]"
+        else:
+            shown = segment if _BARE_KEY.fullmatch(segment) else json.dumps(segment, ensure_ascii=False)
+            text += f".{shown}" if text else shown
+    return text
+
+
+def show_value(value: Any, limit: int = 60) -> str:
+    """A value as TOML would spell it, shortened to one readable line."""
+    text = _toml_repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _toml_repr(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else ("inf" if value == math.inf else repr(value))
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (datetime, date, time)):
+        return value.isoformat()
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_repr(item) for item in value) + "]"
+    if isinstance(value, Mapping):
+        items = ", ".join(f"{format_key_path((str(k),))} = {_toml_repr(v)}" for k, v in value.items())
+        return "{" + items + "}"
+    return repr(value)
+
+
+def _toml_error(label: str, text: str, exc: Exception) -> str:
+    reason = " ".join(str(exc).split())  # one line whatever the parser version writes
+    line = getattr(exc, "lineno", None)  # set by tomllib from Python 3.14 on
+    if not isinstance(line, int):
+        match = _TOML_LINE.search(reason)
+        # "(at end of document)" carries no number: the last line is where the document ended.
+        line = int(match.group(1)) if match else max(1, text.count("\n") + (not text.endswith("\n")))
+    return f"{label}:{line}: invalid TOML: {reason}"
+
+
+def glob_problem(pattern: str) -> str | None:
+    """Why `pattern` is not an accepted glob (the text after "expected"), or None when it is fine."""
+    if not pattern:
+        return "a non-empty glob pattern"
+    if "\\" in pattern:
+        return 'a glob with "/" separators and no backslashes'
+    if pattern.startswith("/") or PureWindowsPath(pattern).drive:
+        return "a glob relative to the project root"
+    segments = pattern.split("/")
+    if segments[0] == ".":
+        rest = pattern
+        while rest.startswith("./"):
+            rest = rest[2:]
+        return f'a glob without a leading "./" (write "{rest or "**"}")'
+    if segments[-1] == "":
+        return f'a glob naming files, not a directory (write "{pattern}**")'
+    if "" in segments:
+        return 'a glob without empty segments ("//")'
+    if "." in segments or ".." in segments:
+        return 'a glob inside the project root, without "." or ".." segments'
+    for segment in segments:
+        if "**" in segment and segment != "**":
+            hint = "/".join(_split_double_star(s) if "**" in s else s for s in segments)
+            return f'a glob with "**" only as a whole path segment (write "{hint}")'
+    return None
+
+
+def _split_double_star(segment: str) -> str:
+    """'**.py' -> '**/*.py', 'app**' -> 'app*/**': the pattern the user most likely meant."""
+    pieces = segment.split("**")
+    parts: list[str] = []
+    for index, piece in enumerate(pieces):
+        if piece:
+            if index > 0 and not piece.startswith("*"):
+                piece = "*" + piece
+            if index < len(pieces) - 1 and not piece.endswith("*"):
+                piece += "*"
+            parts.append(piece)
+        if index < len(pieces) - 1 and (not parts or parts[-1] != "**"):
+            parts.append("**")
+    return "/".join(parts)
+
+
+class _Parser:
+    """Walks the document once; every check raises with the full key path."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+
+    def fail(self, path: KeyPath, message: str) -> NoReturn:
+        raise ConfigError(f"{self.label}: {format_key_path(path)}: {message}")
+
+    def expected(self, path: KeyPath, what: str, value: Any) -> NoReturn:
+        self.fail(path, f"expected {what}, got {show_value(value)}")
+
+    def table(self, value: Any, path: KeyPath, allowed: Collection[str]) -> Mapping[str, Any]:
+        if not isinstance(value, Mapping):
+            self.expected(path, "a table", value)
+        for key in value:
+            if key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=1)
+                hint = f'did you mean "{close[0]}"?' if close else "valid keys: " + ", ".join(allowed)
+                self.fail((*path, key), f"unknown key; {hint}")
+        return value
+
+    # -- scalars -----------------------------------------------------------------------------------
+
+    def boolean(self, value: Any, path: KeyPath) -> bool:
+        if not isinstance(value, bool):
+            self.expected(path, "true or false", value)
+        return value
+
+    def percent(self, value: Any, path: KeyPath) -> float:
+        # bool is an int subclass, and `true` meaning 1% would be a silent surprise.
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 100:
+            self.expected(path, _PERCENT, value)
+        return float(value)
+
+    def workers(self, value: Any, path: KeyPath) -> Workers:
+        if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+            return value
+        self.expected(path, _WORKERS, value)
+
+    def strings(self, value: Any, path: KeyPath) -> tuple[str, ...]:
+        if not isinstance(value, list):
+            self.expected(path, _STR_LIST, value)
+        for index, item in enumerate(value):
+            if not isinstance(item, str):
+                self.expected((*path, index), "a string", item)
+        return tuple(value)
+
+    def glob(self, pattern: Any, path: KeyPath) -> str:
+        if not isinstance(pattern, str):
+            self.expected(path, "a glob pattern (a string)", pattern)
+        problem = glob_problem(pattern)
+        if problem:
+            self.expected(path, problem, pattern)
+        return pattern
+
+    def output_dir(self, value: Any, path: KeyPath) -> Path:
+        if not isinstance(value, str) or not value:
+            self.expected(path, "a directory path relative to the project root", value)
+        if value.startswith(("/", "\\")) or PureWindowsPath(value).drive:
+            self.expected(path, "a directory path relative to the project root, not absolute", value)
+        depth = 0
+        for part in re.split(r"[/\\]", value):
+            if part == "..":
+                depth -= 1
+                if depth < 0:
+                    self.expected(path, "a directory inside the project root", value)
+            elif part not in ("", "."):
+                depth += 1
+        if depth == 0:
+            # Reports and data files would land between the project's own files.
+            self.expected(path, "a subdirectory of the project root", value)
+        return Path(value)
+
+    # -- tables ------------------------------------------------------------------------------------
+
+    def config(self, data: Mapping[str, Any], root: Path, path: Path | None) -> Config:
+        tool = data.get("tool", {})
+        if not isinstance(tool, Mapping):
+            self.expected(("tool",), "a table", tool)
+        if "ci-toolkit" not in tool:
+            return Config(root=root, path=path)
+        table = self.table(tool["ci-toolkit"], _TABLE, TOP_KEYS)
+        kwargs: dict[str, Any] = {}
+        if "workers" in table:
+            kwargs["workers"] = self.workers(table["workers"], (*_TABLE, "workers"))
+        if "output_dir" in table:
+            kwargs["output_dir"] = self.output_dir(table["output_dir"], (*_TABLE, "output_dir"))
+        if "pytest_args" in table:
+            kwargs["pytest_args"] = self.strings(table["pytest_args"], (*_TABLE, "pytest_args"))
+        for key in ("allow_unselected", "allow_overlap"):
+            if key in table:
+                kwargs[key] = self.boolean(table[key], (*_TABLE, key))
+        if "lanes" in table:
+            kwargs["lanes"] = self.lanes(table["lanes"], (*_TABLE, "lanes"))
+        if "coverage" in table:
+            kwargs["coverage"] = self.coverage(table["coverage"], (*_TABLE, "coverage"))
+        return Config(root=root, path=path, **kwargs)
+
+    def lanes(self, value: Any, path: KeyPath) -> tuple[Lane, ...]:
+        if not isinstance(value, list):
+            self.expected(path, "an array of tables ([[tool.ci-toolkit.lanes]])", value)
+        if not value:
+            self.expected(path, "at least one lane", value)
+        lanes: list[Lane] = []
+        seen: dict[str, int] = {}
+        for index, item in enumerate(value):
+            lane = self.lane(item, (*path, index))
+            if lane.name in seen:
+                self.fail(
+                    (*path, index, "name"),
+                    f'duplicate lane name "{lane.name}", also used by lanes[{seen[lane.name]}]',
+                )
+            seen[lane.name] = index
+            lanes.append(lane)
+        return tuple(lanes)
+
+    def lane(self, value: Any, path: KeyPath) -> Lane:
+        table = self.table(value, path, LANE_KEYS)
+        if "name" not in table:
+            self.fail(path, 'missing required key "name"')
+        name = table["name"]
+        if not isinstance(name, str) or not _LANE_NAME.fullmatch(name):
+            self.expected((*path, "name"), "a lane name matching [A-Za-z0-9][A-Za-z0-9_.-]*", name)
+        kwargs: dict[str, Any] = {}
+        if "markers" in table:
+            kwargs["markers"] = self.markers(table["markers"], (*path, "markers"))
+        if "workers" in table:
+            kwargs["workers"] = self.workers(table["workers"], (*path, "workers"))
+        if "pytest_args" in table:
+            kwargs["pytest_args"] = self.strings(table["pytest_args"], (*path, "pytest_args"))
+        if "allow_empty" in table:
+            kwargs["allow_empty"] = self.boolean(table["allow_empty"], (*path, "allow_empty"))
+        return Lane(name=name, **kwargs)
+
+    def markers(self, value: Any, path: KeyPath) -> str:
+        if not isinstance(value, str) or not value.strip():
+            self.expected(path, "a pytest marker expression (omit the key to select every test)", value)
+        # Imported here: pytest's private parser, needed only when a lane has an expression.
+        from _pytest.mark import expression
+
+        # pytest >= 8.4 raises SyntaxError; older versions their own ParseError.
+        errors: tuple[type[Exception], ...] = (SyntaxError,)
+        parse_error = getattr(expression, "ParseError", None)
+        if isinstance(parse_error, type) and issubclass(parse_error, Exception):
+            errors += (parse_error,)
+        try:
+            expression.Expression.compile(value)
+        except errors as exc:
+            reason = f"at column {exc.offset}: {exc.msg}" if isinstance(exc, SyntaxError) else str(exc)
+            self.fail(path, f"invalid marker expression {show_value(value)}: {' '.join(reason.split())}")
+        return value
+
+    def coverage(self, value: Any, path: KeyPath) -> CoverageConfig:
+        table = self.table(value, path, COVERAGE_KEYS)
+        kwargs: dict[str, Any] = {}
+        if "source" in table:
+            kwargs["source"] = self.source(table["source"], (*path, "source"))
+        if "branch" in table:
+            kwargs["branch"] = self.boolean(table["branch"], (*path, "branch"))
+        if "fail_under" in table:
+            kwargs["fail_under"] = self.percent(table["fail_under"], (*path, "fail_under"))
+        for key in ("paths", "groups"):
+            if key in table:
+                kwargs[key] = self.floors(table[key], (*path, key))
+        if "critical" in table:
+            kwargs["critical"] = self.critical(table["critical"], (*path, "critical"))
+        return CoverageConfig(**kwargs)
+
+    def source(self, value: Any, path: KeyPath) -> tuple[str, ...]:
+        what = "a package name or relative path, or a non-empty list of them"
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list) or not items:
+            self.expected(path, what, value)
+        for index, item in enumerate(items):
+            item_path = path if isinstance(value, str) else (*path, index)
+            if not isinstance(item, str) or not item.strip():
+                self.expected(item_path, "a package name or relative path", item)
+            if item.startswith(("/", "\\")) or PureWindowsPath(item).drive:
+                self.expected(item_path, "a package name or a path relative to the project root", item)
+        return tuple(items)
+
+    def floors(self, value: Any, path: KeyPath) -> tuple[Floor, ...]:
+        if not isinstance(value, Mapping):
+            self.expected(path, 'a table of "glob" = number 0-100', value)
+        return tuple(
+            Floor(self.glob(pattern, (*path, pattern)), self.percent(minimum, (*path, pattern)))
+            for pattern, minimum in value.items()
+        )
+
+    def critical(self, value: Any, path: KeyPath) -> tuple[Floor, ...]:
+        if isinstance(value, Mapping):
+            return self.floors(value, path)
+        if not isinstance(value, list):
+            self.expected(path, 'a list of globs or a table of "glob" = number 0-100', value)
+        seen: dict[str, int] = {}
+        floors: list[Floor] = []
+        for index, pattern in enumerate(value):
+            pattern = self.glob(pattern, (*path, index))
+            if pattern in seen:
+                self.fail((*path, index), f'duplicate pattern "{pattern}", also at critical[{seen[pattern]}]')
+            seen[pattern] = index
+            floors.append(Floor(pattern, 100.0))
+        return tuple(floors)

@@ -1,0 +1,112 @@
+"""The `ci-toolkit` command line: one small function per command, no logic here.
+
+Heavy modules (pytest, coverage) are imported inside the commands so that
+`ci-toolkit --help` starts about as fast as Python itself.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ci_toolkit import __version__
+from ci_toolkit.errors import CiToolkitError, ExitCode
+
+_CONFIG_OPTION = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="pyproject.toml to read [tool.ci-toolkit] from (default: the nearest one upwards).",
+)
+_JSON_OPTION = click.option(
+    "--json",
+    "json_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also write the machine-readable verdict (schema_version 1) to this file.",
+)
+
+
+def _run(fn: Callable[..., int], **kwargs: Any) -> None:
+    """Map every outcome onto a documented exit code: one line for user errors, never a bare traceback."""
+    try:
+        code = fn(**kwargs)
+    except CiToolkitError as exc:
+        click.echo(f"ci-toolkit: error: {exc}", err=True)
+        sys.exit(int(exc.exit_code))
+    except KeyboardInterrupt:
+        click.echo("ci-toolkit: interrupted", err=True)
+        sys.exit(130)
+    except Exception as exc:
+        if os.environ.get("CI_TOOLKIT_DEBUG"):
+            traceback.print_exc()
+        click.echo(
+            f"ci-toolkit: internal error: {type(exc).__name__}: {exc} "
+            "(a bug in ci-toolkit; rerun with CI_TOOLKIT_DEBUG=1 for the traceback and report it)",
+            err=True,
+        )
+        sys.exit(int(ExitCode.INTERNAL_ERROR))
+    sys.exit(int(code))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ci-toolkit")
+def cli() -> None:
+    """Run a Python project's tests the way CI does: lanes, xdist, merged coverage, a fail-closed gate.
+
+    \b
+    Exit codes: 0 ok, 1 tests failed, 2 configuration or usage error,
+    3 coverage gate failed, 4 no tests collected, 70 internal error.
+    """
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+@_CONFIG_OPTION
+@_JSON_OPTION
+@click.option("--lane", "lanes", multiple=True, metavar="NAME", help="Run only this lane (repeatable).")
+@click.option("--color/--no-color", default=None, help="Colour the summary (default: when a terminal).")
+@click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
+def local(
+    config_path: Path | None,
+    json_path: Path | None,
+    lanes: tuple[str, ...],
+    color: bool | None,
+    pytest_args: tuple[str, ...],
+) -> None:
+    """Run every lane, merge coverage, gate it and print the summary.
+
+    Arguments after `--` go to every pytest run, e.g. `ci-toolkit local -- -x -k slow`.
+    """
+    from ci_toolkit.commands import local as command
+
+    _run(
+        command.run,
+        config_path=config_path,
+        json_path=json_path,
+        only_lanes=lanes,
+        color=color,
+        pytest_args=pytest_args,
+    )
+
+
+@cli.command()
+@_CONFIG_OPTION
+@_JSON_OPTION
+@click.option("--color/--no-color", default=None, help="Colour the summary (default: when a terminal).")
+@click.argument("data", type=click.Path(path_type=Path, dir_okay=False))
+def gate(config_path: Path | None, json_path: Path | None, color: bool | None, data: Path) -> None:
+    """Judge an existing coverage data file or `coverage json` report against the thresholds."""
+    from ci_toolkit.commands import gate as command
+
+    _run(command.run, config_path=config_path, json_path=json_path, color=color, data=data)
+
+
+def main() -> None:
+    cli(prog_name="ci-toolkit")

@@ -1,0 +1,70 @@
+"""`ci-toolkit local`: every stage on this machine, in the order CI runs them."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ci_toolkit.errors import ConfigError, ExitCode
+from ci_toolkit.results import LaneResult
+
+if TYPE_CHECKING:
+    from ci_toolkit.config import Config
+    from ci_toolkit.gate import Verdict
+
+
+def run(
+    *,
+    config_path: Path | None,
+    json_path: Path | None,
+    only_lanes: Sequence[str],
+    color: bool | None,
+    pytest_args: Sequence[str],
+) -> int:
+    from ci_toolkit import config as config_mod
+    from ci_toolkit import runner
+    from ci_toolkit.commands.gate import judge, publish
+
+    config = config_mod.load(config_path)
+    if only_lanes:
+        config = select_lanes(config, only_lanes)
+
+    outcome = runner.run_lanes(config, tuple(pytest_args))
+
+    verdict: Verdict | None = None
+    note = None
+    if only_lanes:
+        # A subset of lanes measures a subset of the code: gating it would fail for the wrong reason.
+        note = f"coverage gate skipped: only lane(s) {', '.join(only_lanes)} ran; run all lanes to gate"
+    elif any(lane.skipped_reason is None for lane in outcome.lanes):
+        verdict = judge(outcome.coverage_file, config)
+
+    code = exit_code(outcome.lanes, verdict)
+    publish(outcome.lanes, verdict, json_path=json_path, color=color, note=note, exit_code=code)
+    return code
+
+
+def select_lanes(config: Config, names: Sequence[str]) -> Config:
+    known = [lane.name for lane in config.lanes]
+    for name in names:
+        if name not in known:
+            raise ConfigError(f"--lane {name}: no such lane; configured lanes: {', '.join(known)}")
+    lanes = tuple(lane for lane in config.lanes if lane.name in names)
+    # Tests outside the chosen lanes are meant to be left out this time.
+    return dataclasses.replace(config, lanes=lanes, allow_unselected=True)
+
+
+def exit_code(lanes: Sequence[LaneResult], verdict: Verdict | None) -> ExitCode:
+    """Tests outrank coverage: a red test is the first thing to fix, so it decides the code."""
+    codes = [lane.exit_code for lane in lanes if lane.skipped_reason is None]
+    if 4 in codes:  # pytest's own usage error: bad arguments were passed through
+        return ExitCode.USAGE_ERROR
+    if any(lane.failed for lane in lanes) or any(c not in (0, 5) for c in codes):
+        return ExitCode.TESTS_FAILED
+    if not codes or 5 in codes:
+        return ExitCode.NO_TESTS
+    if verdict is not None and not verdict.passed:
+        return ExitCode.GATE_FAILED
+    return ExitCode.OK

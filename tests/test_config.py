@@ -1,0 +1,502 @@
+"""The configuration loader: every bad input is one line naming file, key and value; good input is typed."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ci_toolkit import config as config_module
+from ci_toolkit.config import (
+    COVERAGE_KEYS,
+    LANE_KEYS,
+    TOP_KEYS,
+    Config,
+    CoverageConfig,
+    Floor,
+    Lane,
+    find_pyproject,
+    format_key_path,
+    glob_problem,
+    load,
+    parse,
+)
+from ci_toolkit.errors import ConfigError, ExitCode
+
+SOURCE = Path("pyproject.toml")
+
+
+def tool(table: dict[str, Any]) -> dict[str, Any]:
+    return {"tool": {"ci-toolkit": table}}
+
+
+def cov(table: dict[str, Any]) -> dict[str, Any]:
+    return tool({"coverage": table})
+
+
+def parse_here(data: dict[str, Any], tmp_path: Path) -> Config:
+    return parse(data, tmp_path / "pyproject.toml", cwd=tmp_path)
+
+
+def error_of(data: dict[str, Any], tmp_path: Path) -> str:
+    with pytest.raises(ConfigError) as info:
+        parse_here(data, tmp_path)
+    assert info.value.exit_code == ExitCode.USAGE_ERROR
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+def write(directory: Path, text: str, name: str = "pyproject.toml") -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+# -- exact messages for representative cases ------------------------------------------------------------
+
+EXACT = [
+    pytest.param(
+        cov({"paths": {"app/**": "high"}}),
+        'pyproject.toml: tool.ci-toolkit.coverage.paths."app/**": expected a number 0-100, got "high"',
+        id="threshold-string",
+    ),
+    pytest.param(
+        cov({"fail_undr": 80}),
+        'pyproject.toml: tool.ci-toolkit.coverage.fail_undr: unknown key; did you mean "fail_under"?',
+        id="unknown-key-suggestion",
+    ),
+    pytest.param(
+        cov({"fail_under": 101}),
+        "pyproject.toml: tool.ci-toolkit.coverage.fail_under: expected a number 0-100, got 101",
+        id="threshold-101",
+    ),
+    pytest.param(
+        cov({"fail_under": -1}),
+        "pyproject.toml: tool.ci-toolkit.coverage.fail_under: expected a number 0-100, got -1",
+        id="threshold-negative",
+    ),
+    pytest.param(
+        cov({"fail_under": True}),
+        "pyproject.toml: tool.ci-toolkit.coverage.fail_under: expected a number 0-100, got true",
+        id="bool-is-not-a-number",
+    ),
+    pytest.param(
+        tool({"lanes": []}),
+        "pyproject.toml: tool.ci-toolkit.lanes: expected at least one lane, got []",
+        id="empty-lanes",
+    ),
+    pytest.param(
+        tool({"lanes": [{"name": "unit"}, {"name": "unit"}]}),
+        'pyproject.toml: tool.ci-toolkit.lanes[1].name: duplicate lane name "unit", also used by lanes[0]',
+        id="duplicate-lane",
+    ),
+    pytest.param(
+        tool({"lanes": [{"name": "ok"}, {"name": "a", "markers": "a and"}]}),
+        'pyproject.toml: tool.ci-toolkit.lanes[1].markers: invalid marker expression "a and": '
+        "at column 6: expected not OR left parenthesis OR identifier; got end of input",
+        id="marker-syntax",
+    ),
+    pytest.param(
+        cov({"critical": ["app/**.py"]}),
+        "pyproject.toml: tool.ci-toolkit.coverage.critical[0]: "
+        'expected a glob with "**" only as a whole path segment (write "app/**/*.py"), got "app/**.py"',
+        id="glob-double-star",
+    ),
+    pytest.param(
+        tool({"output_dir": "../reports"}),
+        "pyproject.toml: tool.ci-toolkit.output_dir: "
+        'expected a directory inside the project root, got "../reports"',
+        id="output-dir-escapes",
+    ),
+    pytest.param(
+        tool({"workers": -2}),
+        'pyproject.toml: tool.ci-toolkit.workers: expected "auto" or a whole number >= 0, got -2',
+        id="workers-negative",
+    ),
+]
+
+
+@pytest.mark.parametrize(("data", "message"), EXACT)
+def test_exact_messages(data: dict[str, Any], message: str, tmp_path: Path) -> None:
+    assert error_of(data, tmp_path) == message
+
+
+# -- every bad input kind names the key path and what was wrong ------------------------------------------
+
+BAD = [
+    # unknown keys, at each level
+    (tool({"worker": 2}), 'tool.ci-toolkit.worker: unknown key; did you mean "workers"?'),
+    (tool({"zzz": 1}), "tool.ci-toolkit.zzz: unknown key; valid keys: workers, output_dir"),
+    (
+        tool({"lanes": [{"name": "a", "marker": "x"}]}),
+        'lanes[0].marker: unknown key; did you mean "markers"?',
+    ),
+    (cov({"brnch": False}), 'coverage.brnch: unknown key; did you mean "branch"?'),
+    # wrong types
+    (tool({"workers": "4"}), 'tool.ci-toolkit.workers: expected "auto" or a whole number >= 0, got "4"'),
+    (tool({"workers": 1.5}), "got 1.5"),
+    (tool({"workers": True}), "tool.ci-toolkit.workers: expected"),
+    (tool({"pytest_args": "-x"}), 'pytest_args: expected a list of strings, got "-x"'),
+    (tool({"pytest_args": ["-x", 3]}), "pytest_args[1]: expected a string, got 3"),
+    (tool({"allow_overlap": "yes"}), 'allow_overlap: expected true or false, got "yes"'),
+    (tool({"allow_unselected": 1}), "allow_unselected: expected true or false, got 1"),
+    (tool({"coverage": 80}), "tool.ci-toolkit.coverage: expected a table, got 80"),
+    (
+        tool({"lanes": {"name": "a"}}),
+        'lanes: expected an array of tables ([[tool.ci-toolkit.lanes]]), got {name = "a"}',
+    ),
+    (tool({"lanes": ["unit"]}), 'lanes[0]: expected a table, got "unit"'),
+    (
+        tool({"lanes": [{"name": "a", "workers": "many"}]}),
+        'lanes[0].workers: expected "auto" or a whole number',
+    ),
+    (
+        tool({"lanes": [{"name": "a", "allow_empty": "no"}]}),
+        'lanes[0].allow_empty: expected true or false, got "no"',
+    ),
+    (tool({"lanes": [{"name": "a", "pytest_args": [None]}]}), "lanes[0].pytest_args[0]: expected a string"),
+    (cov({"branch": 1}), "coverage.branch: expected true or false, got 1"),
+    (cov({"paths": ["app/**"]}), 'coverage.paths: expected a table of "glob" = number 0-100, got ["app/**"]'),
+    (
+        cov({"critical": "app/**"}),
+        'coverage.critical: expected a list of globs or a table of "glob" = number',
+    ),
+    (cov({"critical": [1]}), "coverage.critical[0]: expected a glob pattern (a string), got 1"),
+    (cov({"source": 3}), "coverage.source: expected a package name or relative path, or a non-empty list"),
+    (cov({"source": []}), "coverage.source: expected a package name or relative path, or a non-empty list"),
+    (cov({"source": ["app", ""]}), 'coverage.source[1]: expected a package name or relative path, got ""'),
+    (
+        cov({"source": "/abs/app"}),
+        "coverage.source: expected a package name or a path relative to the project",
+    ),
+    ({"tool": 1}, "pyproject.toml: tool: expected a table, got 1"),
+    (tool(3), "pyproject.toml: tool.ci-toolkit: expected a table, got 3"),  # type: ignore[arg-type]
+    # thresholds out of range, booleans and nan are not numbers
+    (cov({"groups": {"app/**": 100.5}}), 'coverage.groups."app/**": expected a number 0-100, got 100.5'),
+    (
+        cov({"critical": {"app/x.py": -0.1}}),
+        'coverage.critical."app/x.py": expected a number 0-100, got -0.1',
+    ),
+    (cov({"paths": {"app/**": False}}), 'coverage.paths."app/**": expected a number 0-100, got false'),
+    (cov({"fail_under": float("nan")}), "coverage.fail_under: expected a number 0-100, got nan"),
+    # lanes
+    (tool({"lanes": [{"markers": "unit"}]}), 'tool.ci-toolkit.lanes[0]: missing required key "name"'),
+    (
+        tool({"lanes": [{"name": "my lane"}]}),
+        "lanes[0].name: expected a lane name matching [A-Za-z0-9][A-Za-z0-9_.-]*",
+    ),
+    (tool({"lanes": [{"name": "-x"}]}), "lanes[0].name: expected a lane name matching"),
+    (
+        tool({"lanes": [{"name": ""}]}),
+        'lanes[0].name: expected a lane name matching [A-Za-z0-9][A-Za-z0-9_.-]*, got ""',
+    ),
+    (
+        tool({"lanes": [{"name": 7}]}),
+        "lanes[0].name: expected a lane name matching [A-Za-z0-9][A-Za-z0-9_.-]*, got 7",
+    ),
+    (
+        tool({"lanes": [{"name": "a", "markers": ""}]}),
+        "lanes[0].markers: expected a pytest marker expression",
+    ),
+    (
+        tool({"lanes": [{"name": "a", "markers": "  "}]}),
+        "lanes[0].markers: expected a pytest marker expression",
+    ),
+    (
+        tool({"lanes": [{"name": "a", "markers": "(a"}]}),
+        'invalid marker expression "(a": at column 3: expected right',
+    ),
+    (
+        tool({"lanes": [{"name": "a", "markers": "a b"}]}),
+        'invalid marker expression "a b": at column 3: expected end',
+    ),
+    # globs
+    (cov({"paths": {"": 50}}), 'coverage.paths."": expected a non-empty glob pattern, got ""'),
+    (
+        cov({"paths": {"/app/**": 50}}),
+        'paths."/app/**": expected a glob relative to the project root, got "/app/**"',
+    ),
+    (cov({"paths": {"C:/app/**": 50}}), "expected a glob relative to the project root"),
+    (
+        cov({"paths": {"app\\x.py": 50}}),
+        'expected a glob with "/" separators and no backslashes, got "app\\\\x.py"',
+    ),
+    (
+        cov({"critical": ["./app/x.py"]}),
+        'expected a glob without a leading "./" (write "app/x.py"), got "./app/x.py"',
+    ),
+    (
+        cov({"critical": ["app/"]}),
+        'expected a glob naming files, not a directory (write "app/**"), got "app/"',
+    ),
+    (cov({"critical": ["app//x.py"]}), 'expected a glob without empty segments ("//")'),
+    (
+        cov({"critical": ["app/../x.py"]}),
+        'expected a glob inside the project root, without "." or ".." segments',
+    ),
+    (cov({"critical": ["app/**x/*.py"]}), '(write "app/**/*x/*.py")'),
+    (cov({"groups": {"app**": 90}}), '(write "app*/**")'),
+    (
+        cov({"critical": ["a.py", "a.py"]}),
+        'coverage.critical[1]: duplicate pattern "a.py", also at critical[0]',
+    ),
+    # output_dir
+    (
+        tool({"output_dir": "/tmp/out"}),
+        "output_dir: expected a directory path relative to the project root, not absolute",
+    ),
+    (
+        tool({"output_dir": "a/../../b"}),
+        'output_dir: expected a directory inside the project root, got "a/../../b"',
+    ),
+    (tool({"output_dir": "."}), 'output_dir: expected a subdirectory of the project root, got "."'),
+    (tool({"output_dir": "a/.."}), "output_dir: expected a subdirectory of the project root"),
+    (tool({"output_dir": ""}), 'output_dir: expected a directory path relative to the project root, got ""'),
+    (tool({"output_dir": 5}), "output_dir: expected a directory path relative to the project root, got 5"),
+]
+
+
+@pytest.mark.parametrize(("data", "fragment"), BAD, ids=[fragment[:50] for _, fragment in BAD])
+def test_bad_input_is_one_line_naming_the_key(data: dict[str, Any], fragment: str, tmp_path: Path) -> None:
+    message = error_of(data, tmp_path)
+    assert message.startswith("pyproject.toml: tool")
+    assert fragment in message
+
+
+# -- happy paths ----------------------------------------------------------------------------------------
+
+
+def test_pyproject_without_table_gives_defaults(tmp_path: Path) -> None:
+    path = write(tmp_path, '[project]\nname = "demo"\n')
+    config = load(cwd=tmp_path)
+    assert config == Config(root=tmp_path, path=path)
+    assert config.lanes == (Lane(name="all"),)
+    assert config.workers == "auto"
+    assert config.output_dir == Path(".ci-toolkit")
+    assert config.coverage == CoverageConfig()
+
+
+def test_empty_table_gives_defaults(tmp_path: Path) -> None:
+    assert parse_here(tool({}), tmp_path) == Config(root=tmp_path, path=tmp_path / "pyproject.toml")
+
+
+FULL_EXAMPLE = """
+[project]
+name = "shop"
+
+[tool.ci-toolkit]
+workers = "auto"
+output_dir = "build/ci"
+pytest_args = ["-ra", "--strict-markers"]
+allow_unselected = false
+allow_overlap = true
+
+[[tool.ci-toolkit.lanes]]
+name = "unit"
+markers = "not integration and not serial"
+
+[[tool.ci-toolkit.lanes]]
+name = "integration"
+markers = "integration"
+workers = 2
+pytest_args = ["-x"]
+
+[[tool.ci-toolkit.lanes]]
+name = "serial"
+markers = "serial"
+workers = 0
+allow_empty = true
+
+[tool.ci-toolkit.coverage]
+source = ["app", "src/tools"]
+fail_under = 85
+branch = true
+
+[tool.ci-toolkit.coverage.paths]
+"app/legacy/**" = 60
+"app/legacy/old.py" = 12.5
+
+[tool.ci-toolkit.coverage.groups]
+"app/api/**" = 90
+
+[tool.ci-toolkit.coverage.critical]
+"app/payments/**" = 100
+"app/auth/tokens.py" = 95
+"""
+
+
+def test_full_example(tmp_path: Path) -> None:
+    path = write(tmp_path, FULL_EXAMPLE)
+    config = load(path, cwd=tmp_path)
+    assert config == Config(
+        root=tmp_path,
+        path=path,
+        workers="auto",
+        output_dir=Path("build/ci"),
+        pytest_args=("-ra", "--strict-markers"),
+        allow_unselected=False,
+        allow_overlap=True,
+        lanes=(
+            Lane(name="unit", markers="not integration and not serial"),
+            Lane(name="integration", markers="integration", workers=2, pytest_args=("-x",)),
+            Lane(name="serial", markers="serial", workers=0, allow_empty=True),
+        ),
+        coverage=CoverageConfig(
+            source=("app", "src/tools"),
+            branch=True,
+            fail_under=85.0,
+            paths=(Floor("app/legacy/**", 60.0), Floor("app/legacy/old.py", 12.5)),
+            groups=(Floor("app/api/**", 90.0),),
+            critical=(Floor("app/payments/**", 100.0), Floor("app/auth/tokens.py", 95.0)),
+        ),
+    )
+    assert all(isinstance(floor.minimum, float) for floor in config.coverage.paths)
+    assert isinstance(config.coverage.fail_under, float)
+
+
+def test_critical_list_means_100_each_and_table_keeps_numbers(tmp_path: Path) -> None:
+    listed = parse_here(cov({"critical": ["app/payments/**", "app/auth/tokens.py"]}), tmp_path)
+    assert listed.coverage.critical == (Floor("app/payments/**", 100.0), Floor("app/auth/tokens.py", 100.0))
+    table = parse_here(cov({"critical": {"app/payments/**": 99}}), tmp_path)
+    assert table.coverage.critical == (Floor("app/payments/**", 99.0),)
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (tool({"workers": 0}), 0),
+        (tool({"workers": 16}), 16),
+        (tool({"workers": "auto"}), "auto"),
+    ],
+)
+def test_workers_values(data: dict[str, Any], expected: object, tmp_path: Path) -> None:
+    assert parse_here(data, tmp_path).workers == expected
+
+
+def test_edge_values_are_accepted(tmp_path: Path) -> None:
+    config = parse_here(
+        tool(
+            {
+                "output_dir": "a/../reports",
+                "lanes": [{"name": "v1.2_x-y", "markers": "slow and (db or not net)"}],
+                "coverage": {"source": "app.core", "fail_under": 100, "paths": {"**": 0, "*.py": 0.5}},
+            }
+        ),
+        tmp_path,
+    )
+    assert config.output_dir == Path("a/../reports")
+    assert config.lanes[0].workers is None
+    assert config.coverage.source == ("app.core",)
+    assert config.coverage.fail_under == 100.0
+    assert config.coverage.paths == (Floor("**", 0.0), Floor("*.py", 0.5))
+
+
+def test_string_source_is_shown_as_given_and_root_is_cwd(tmp_path: Path) -> None:
+    assert parse({}, "<memory>", cwd=tmp_path) == Config(root=tmp_path, path=None)
+    with pytest.raises(ConfigError, match=r"^<memory>: tool\.ci-toolkit\.workers: "):
+        parse(tool({"workers": "x"}), "<memory>", cwd=tmp_path)
+
+
+# -- files: discovery, reading, TOML errors -------------------------------------------------------------
+
+
+def test_nearest_pyproject_is_found_from_a_subdirectory(tmp_path: Path) -> None:
+    write(tmp_path, "[tool.ci-toolkit]\nworkers = 1\n")
+    inner = write(tmp_path / "pkg", "[tool.ci-toolkit]\nworkers = 2\n")
+    deep = tmp_path / "pkg" / "src" / "deep"
+    deep.mkdir(parents=True)
+    config = load(cwd=deep)
+    assert config.path == inner
+    assert config.root == tmp_path / "pkg"
+    assert config.workers == 2
+    assert find_pyproject(tmp_path / "other") == tmp_path / "pyproject.toml"
+
+
+def test_error_in_a_parent_pyproject_shows_an_absolute_path(tmp_path: Path) -> None:
+    path = write(tmp_path, "[tool.ci-toolkit]\nworkers = -1\n")
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    with pytest.raises(ConfigError) as info:
+        load(cwd=sub)
+    assert (
+        str(info.value) == f'{path}: tool.ci-toolkit.workers: expected "auto" or a whole number >= 0, got -1'
+    )
+
+
+def test_error_under_cwd_shows_a_relative_path(tmp_path: Path) -> None:
+    write(tmp_path / "conf", "[tool.ci-toolkit]\nallow_overlap = 1\n", name="ci.toml")
+    with pytest.raises(ConfigError, match=r"^conf/ci\.toml: tool\.ci-toolkit\.allow_overlap: expected true"):
+        load(Path("conf/ci.toml"), cwd=tmp_path)
+
+
+def test_no_pyproject_anywhere(tmp_path: Path) -> None:
+    if find_pyproject(tmp_path) is not None:
+        pytest.skip(f"a pyproject.toml exists above {tmp_path} on this machine")
+    with pytest.raises(ConfigError) as info:
+        load(cwd=tmp_path)
+    assert str(info.value) == (
+        f"no pyproject.toml found in {tmp_path} or any parent directory: "
+        "run ci-toolkit inside a project or pass --config PATH"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "reason"),
+    [
+        ('[tool.ci-toolkit]\nworkers = "auto\n', 2, "Illegal character"),
+        ("[tool.ci-toolkit]\nworkers = 1\nworkers = 2\n", 3, "Cannot overwrite a value"),
+        ("[tool.ci-toolkit]\nworkers =", 2, "Invalid value"),
+    ],
+)
+def test_broken_toml_is_one_line_with_the_line_number(
+    tmp_path: Path, text: str, line: int, reason: str
+) -> None:
+    write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load(cwd=tmp_path)
+    message = str(info.value)
+    assert message.startswith(f"pyproject.toml:{line}: invalid TOML: {reason}")
+    assert "\n" not in message
+
+
+def test_unreadable_files_are_one_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"^missing\.toml: cannot read: No such file or directory$"):
+        load(Path("missing.toml"), cwd=tmp_path)
+    (tmp_path / "dir.toml").mkdir()
+    with pytest.raises(ConfigError, match=r"^dir\.toml: cannot read: "):
+        load(tmp_path / "dir.toml", cwd=tmp_path)
+    (tmp_path / "latin1.toml").write_bytes(b'name = "caf\xe9"\n')
+    with pytest.raises(
+        ConfigError, match=r"^latin1\.toml: cannot read: not UTF-8 text \(bad byte at offset 11\)$"
+    ):
+        load(Path("latin1.toml"), cwd=tmp_path)
+
+
+# -- helpers and documentation ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "text"),
+    [
+        (("tool", "ci-toolkit", "lanes", 1, "workers"), "tool.ci-toolkit.lanes[1].workers"),
+        (("tool", "ci-toolkit", "coverage", "paths", "app/**"), 'tool.ci-toolkit.coverage.paths."app/**"'),
+        (("a", 'say "hi"\n'), 'a."say \\"hi\\"\\n"'),
+    ],
+)
+def test_format_key_path(path: tuple[str | int, ...], text: str) -> None:
+    assert format_key_path(path) == text
+
+
+@pytest.mark.parametrize("pattern", ["app/**", "**/test_*.py", "app/[ab]*.py", "app/models.py", "*"])
+def test_good_globs(pattern: str) -> None:
+    assert glob_problem(pattern) is None
+
+
+def test_every_key_is_documented_in_the_module_docstring() -> None:
+    doc = config_module.__doc__ or ""
+    for key in (*TOP_KEYS, *LANE_KEYS, *COVERAGE_KEYS):
+        assert f"{key} =" in doc or f".{key}]" in doc, key
