@@ -1,0 +1,44 @@
+"""Combine the coverage data of every lane (each already holding its xdist workers') into one file."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from ci_toolkit.errors import DataError
+
+
+def combine(data_files: Sequence[Path], out: Path) -> Path | None:
+    """Write the union of `data_files` to `out` and return it; None when there is no data at all.
+
+    A corrupt input is a DataError rather than a warning: silently dropping a lane's data would make
+    its files look uncovered (or, worse, absent) to the gate. `out` is replaced in one rename, so a
+    crash leaves either the old file or the new one, never half of one.
+    """
+    import coverage
+    from coverage.exceptions import CoverageException
+
+    inputs = [path for path in data_files if path.is_file()]
+    if not inputs:
+        return None
+    for path in inputs:
+        try:
+            coverage.CoverageData(basename=str(path)).read()
+        except CoverageException as exc:
+            raise DataError(f"{path}: not a readable coverage data file: {exc}") from None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    os.close(fd)
+    os.unlink(tmp)  # coverage creates its SQLite file itself
+    try:
+        # config_file=False: the project's coverage settings were applied when the data was measured.
+        cov = coverage.Coverage(data_file=tmp, config_file=False)
+        cov.combine([str(path) for path in inputs], strict=True, keep=True)
+        cov.save()
+        os.replace(tmp, out)
+    finally:
+        for suffix in ("", "-journal", "-wal", "-shm"):
+            Path(f"{tmp}{suffix}").unlink(missing_ok=True)
+    return out

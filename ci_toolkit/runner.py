@@ -1,0 +1,253 @@
+"""Run the lanes: one pytest subprocess per lane, with xdist, pytest-cov, JUnit XML and our results file.
+
+Layout of output_dir (everything ci-toolkit writes while running lives here; prepare() clears it):
+
+    junit/<lane>.xml        pytest's JUnit XML
+    results/<lane>.json     outcomes and durations, written by our pytest plugin
+    coverage/<lane>/        the lane's coverage data (COVERAGE_FILE=coverage/<lane>/.coverage)
+    .coverage               every lane and worker combined (merge.combine)
+
+Each lane gets a directory of its own for coverage data because pytest-cov finishes by combining every
+`<COVERAGE_FILE>.*` it finds next to COVERAGE_FILE (that is how xdist workers' data reaches it), and
+lane names may contain dots: with `.coverage.<lane>` files side by side, lane "a" would swallow the
+data of lane "a.slow".
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ci_toolkit import lanes as lanes_mod
+from ci_toolkit import merge
+from ci_toolkit.atomic import write_text
+from ci_toolkit.collect import autoload_enabled, collect, needs_collection, plugin_args, run_pytest
+from ci_toolkit.config import Config, Lane
+from ci_toolkit.errors import ConfigError, DataError
+from ci_toolkit.lanes import LaneCheck
+from ci_toolkit.results import LaneResult, load_outcomes
+
+NO_TESTS = 5  # pytest's exit code when nothing was collected/selected
+RESULTS_MISSING = 3  # pytest's "internal error": pytest claimed success but wrote no results
+
+_NOT_PACKAGES = frozenset(
+    {"tests", "test", "testing", "docs", "doc", "examples", "example", "benchmarks", "benchmark"}
+    | {"venv", "env", "build", "dist", "node_modules", "site-packages"}
+)
+_SQLITE_SIDE_FILES = ("-journal", "-wal", "-shm")
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    lanes: tuple[LaneResult, ...]
+    coverage_file: Path | None  # every lane and worker combined; None when no lane left coverage data
+    check: LaneCheck | None  # None when there was nothing to check (one lane selecting every test)
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    output_dir: Path
+
+    @classmethod
+    def for_config(cls, config: Config) -> RunPaths:
+        return cls(config.root / config.output_dir)  # an absolute output_dir replaces root
+
+    @property
+    def junit(self) -> Path:
+        return self.output_dir / "junit"
+
+    @property
+    def results(self) -> Path:
+        return self.output_dir / "results"
+
+    @property
+    def coverage(self) -> Path:
+        return self.output_dir / "coverage"
+
+    @property
+    def coverage_file(self) -> Path:
+        return self.output_dir / ".coverage"
+
+    def junit_file(self, lane: str) -> Path:
+        return self.junit / f"{lane}.xml"
+
+    def results_file(self, lane: str) -> Path:
+        return self.results / f"{lane}.json"
+
+    def lane_coverage_file(self, lane: str) -> Path:
+        return self.coverage / lane / ".coverage"
+
+    def coverage_data_files(self) -> list[Path]:
+        """Every coverage data file the lanes left: pytest-cov's combined one, plus any a crash left."""
+        if not self.coverage.is_dir():
+            return []
+        return sorted(
+            path
+            for path in self.coverage.glob("*/.coverage*")
+            if path.is_file() and not path.name.endswith(_SQLITE_SIDE_FILES)
+        )
+
+    def prepare(self) -> None:
+        """Remove our artefacts of a previous run (and nothing else), so none can pass for this run's."""
+        for directory in (self.junit, self.results, self.coverage):
+            shutil.rmtree(directory, ignore_errors=True)
+        for suffix in ("", *_SQLITE_SIDE_FILES):
+            Path(f"{self.coverage_file}{suffix}").unlink(missing_ok=True)
+        for directory in (self.junit, self.results, self.coverage):
+            directory.mkdir(parents=True, exist_ok=True)
+        ignore = self.output_dir / ".gitignore"
+        if not ignore.exists():
+            write_text(ignore, "# Created by ci-toolkit: run artefacts, not source.\n*\n")
+
+
+def run_lanes(config: Config, extra_args: Sequence[str] = ()) -> RunOutcome:
+    """Check the lanes against the collected tests, run every lane in order (a failing lane does not
+    stop the others) and combine their coverage. Lane problems raise ConfigError before anything runs."""
+    paths = RunPaths.for_config(config)
+    if paths.output_dir.resolve() == config.root.resolve():
+        raise ConfigError(
+            f"{config.path or config.root}: tool.ci-toolkit.output_dir: must not be the project root"
+        )
+    paths.prepare()
+    check: LaneCheck | None = None
+    if needs_collection(config):
+        check = lanes_mod.check(collect(config, extra_args), config)
+        found = lanes_mod.problems(check, config)
+        if found:
+            raise ConfigError("\n".join(found))
+    results: list[LaneResult] = []
+    for lane in config.lanes:
+        count = None if check is None else check.counts[lane.name]
+        if count == 0:  # only allow_empty lanes get here: a pytest start-up to run nothing is saved
+            _echo(f"== lane {lane.name}: no tests selected, skipped ==")
+            results.append(
+                LaneResult(lane.name, exit_code=NO_TESTS, wall_time=0.0, skipped_reason="no tests selected")
+            )
+            continue
+        results.append(run_lane(config, lane, paths, extra_args, tests=count))
+    coverage_file = merge.combine(paths.coverage_data_files(), paths.coverage_file)
+    return RunOutcome(lanes=tuple(results), coverage_file=coverage_file, check=check)
+
+
+def run_lane(
+    config: Config,
+    lane: Lane,
+    paths: RunPaths,
+    extra_args: Sequence[str] = (),
+    *,
+    tests: int | None = None,
+    python: str = sys.executable,
+) -> LaneResult:
+    """Run one lane with pytest's output going straight to the terminal; `tests` only feeds the header."""
+    results_file = paths.results_file(lane.name)
+    results_file.unlink(missing_ok=True)  # a stale file must never stand in for this run's
+    cmd = lane_command(config, lane, paths, extra_args, python, autoload=autoload_enabled())
+    env = {**os.environ, **lane_env(lane, paths)}
+    _echo(header(lane.name, tests, resolve_workers(config, lane)))
+    start = time.monotonic()
+    code, _ = run_pytest(cmd, cwd=config.root, env=env)
+    wall_time = time.monotonic() - start
+    try:
+        outcomes = load_outcomes(results_file)
+    except DataError as exc:
+        outcomes = ()
+        if code in (0, NO_TESTS):
+            code = RESULTS_MISSING
+        print(f"ci-toolkit: lane {lane.name}: pytest exited with {code}: {exc}", file=sys.stderr, flush=True)
+    junit = paths.junit_file(lane.name)
+    return LaneResult(
+        name=lane.name,
+        exit_code=code,
+        wall_time=wall_time,
+        outcomes=outcomes,
+        junit_path=str(junit) if junit.is_file() else None,
+        skipped_reason="no tests selected" if code == NO_TESTS and lane.allow_empty else None,
+    )
+
+
+def header(lane: str, tests: int | None, workers: int) -> str:
+    parts = [] if tests is None else [f"{tests} test{'s' if tests != 1 else ''}"]
+    parts.append(f"{workers} worker{'s' if workers != 1 else ''}" if workers else "no xdist")
+    return f"== lane {lane}: {', '.join(parts)} =="
+
+
+def lane_command(
+    config: Config,
+    lane: Lane,
+    paths: RunPaths,
+    extra_args: Sequence[str] = (),
+    python: str = sys.executable,
+    *,
+    autoload: bool = True,
+) -> list[str]:
+    """The lane's pytest command line. Ours comes first so the project's and the user's args can override."""
+    cmd = [python, "-m", "pytest", *plugin_args(autoload)]
+    if lane.markers is not None:
+        cmd += ["-m", lane.markers]
+    workers = resolve_workers(config, lane)
+    # `-n 0` rather than nothing: a `-n` in the project's addopts must not parallelise a serial lane.
+    cmd += ["-n", str(workers), "--dist", "load"] if workers else ["-n", "0"]
+    cmd += [f"--cov={source}" for source in coverage_sources(config)]
+    if config.coverage.branch:
+        cmd.append("--cov-branch")
+    cmd += [
+        "--cov-report=",  # we report on the merged data ourselves
+        # A lane measures part of the code: a fail_under in the project's coverage config must not fail it.
+        "--cov-fail-under=0",
+        f"--junitxml={paths.junit_file(lane.name)}",
+        f"--ci-toolkit-results={paths.results_file(lane.name)}",
+        *config.pytest_args,
+        *lane.pytest_args,
+        *extra_args,
+    ]
+    return cmd
+
+
+def lane_env(lane: Lane, paths: RunPaths) -> dict[str, str]:
+    """Environment variables added to ours for the lane's pytest."""
+    return {"COVERAGE_FILE": str(paths.lane_coverage_file(lane.name))}
+
+
+def resolve_workers(config: Config, lane: Lane) -> int:
+    workers = config.workers if lane.workers is None else lane.workers
+    if workers == "auto":
+        return os.cpu_count() or 1
+    return int(workers)
+
+
+def coverage_sources(config: Config) -> tuple[str, ...]:
+    return config.coverage.source or detect_sources(config.root, config.path)
+
+
+def detect_sources(root: Path, pyproject: Path | None = None) -> tuple[str, ...]:
+    """The project's top-level packages, at the root or under src/, as paths relative to root."""
+    found: list[str] = []
+    for base, prefix in ((root, ""), (root / "src", "src/")):
+        if not base.is_dir():
+            continue
+        for directory in sorted(base.iterdir()):
+            if (
+                directory.is_dir()
+                and not directory.name.startswith(".")
+                and directory.name not in _NOT_PACKAGES
+                and (directory / "__init__.py").is_file()
+                and not (directory / "pyvenv.cfg").exists()
+            ):
+                found.append(prefix + directory.name)
+    if not found:
+        where = pyproject or root / "pyproject.toml"
+        raise ConfigError(
+            f"{where}: tool.ci-toolkit.coverage.source: no package (a directory with __init__.py) found in "
+            f'{root} or {root / "src"} to measure; set it, e.g. source = ["mypackage"]'
+        )
+    return tuple(found)
+
+
+def _echo(line: str) -> None:
+    # Flushed before pytest starts writing to the same terminal, so the header comes first.
+    print(line, file=sys.stdout, flush=True)
