@@ -109,4 +109,19 @@ def gate(config_path: Path | None, json_path: Path | None, color: bool | None, d
 
 
 def main() -> None:
-    cli(prog_name="ci-toolkit")
+    try:
+        cli.main(prog_name="ci-toolkit", standalone_mode=False)
+    except click.exceptions.Exit as exc:  # --help, --version
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        click.echo("ci-toolkit: interrupted", err=True)
+        sys.exit(130)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.format_message())
+        sys.exit(int(ExitCode.USAGE_ERROR))
+    except click.ClickException as exc:
+        # Click's usage block is several lines; ours is one, with where to look for the rest.
+        ctx = getattr(exc, "ctx", None)
+        where = f"`{ctx.command_path} --help`" if ctx is not None else "`ci-toolkit --help`"
+        click.echo(f"ci-toolkit: error: {exc.format_message()} (see {where})", err=True)
+        sys.exit(int(ExitCode.USAGE_ERROR))

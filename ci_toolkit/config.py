@@ -232,7 +232,7 @@ def _toml_repr(value: Any) -> str:
 def _toml_error(label: str, text: str, exc: Exception) -> str:
     reason = " ".join(str(exc).split())  # one line whatever the parser version writes
     line = getattr(exc, "lineno", None)  # set by tomllib from Python 3.14 on
-    if not isinstance(line, int):
+    if not isinstance(line, int):  # pragma: no branch - Python < 3.14 gives no lineno
         match = _TOML_LINE.search(reason)
         # "(at end of document)" carries no number: the last line is where the document ended.
         line = int(match.group(1)) if match else max(1, text.count("\n") + (not text.endswith("\n")))
@@ -426,7 +426,7 @@ class _Parser:
         # pytest >= 8.4 raises SyntaxError; older versions their own ParseError.
         errors: tuple[type[Exception], ...] = (SyntaxError,)
         parse_error = getattr(expression, "ParseError", None)
-        if isinstance(parse_error, type) and issubclass(parse_error, Exception):
+        if isinstance(parse_error, type) and issubclass(parse_error, Exception):  # pragma: no cover
             errors += (parse_error,)
         try:
             expression.Expression.compile(value)

@@ -119,7 +119,7 @@ def run_lanes(config: Config, extra_args: Sequence[str] = ()) -> RunOutcome:
         check = lanes_mod.check(collect(config, extra_args), config)
         found = lanes_mod.problems(check, config)
         if found:
-            raise ConfigError("\n".join(found))
+            raise ConfigError(" -- also: ".join(found))
     results: list[LaneResult] = []
     for lane in config.lanes:
         count = None if check is None else check.counts[lane.name]
@@ -156,9 +156,12 @@ def run_lane(
         outcomes = load_outcomes(results_file)
     except DataError as exc:
         outcomes = ()
-        if code in (0, NO_TESTS):
+        if code in (0, NO_TESTS):  # pytest claimed success yet left no results: never a pass
+            print(
+                f"ci-toolkit: lane {lane.name}: pytest exited with {code}: {exc}", file=sys.stderr, flush=True
+            )
             code = RESULTS_MISSING
-        print(f"ci-toolkit: lane {lane.name}: pytest exited with {code}: {exc}", file=sys.stderr, flush=True)
+        # Any other code: pytest has already said why on the terminal.
     junit = paths.junit_file(lane.name)
     return LaneResult(
         name=lane.name,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -160,6 +161,10 @@ BAD = [
     ),
     (tool({"lanes": [{"name": "a", "pytest_args": [None]}]}), "lanes[0].pytest_args[0]: expected a string"),
     (cov({"branch": 1}), "coverage.branch: expected true or false, got 1"),
+    (
+        cov({"fail_under": datetime.date(2026, 1, 2)}),
+        "coverage.fail_under: expected a number 0-100, got 2026-01-02",
+    ),
     (cov({"paths": ["app/**"]}), 'coverage.paths: expected a table of "glob" = number 0-100, got ["app/**"]'),
     (
         cov({"critical": "app/**"}),

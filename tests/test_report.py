@@ -88,7 +88,7 @@ def test_passing_run_is_short_and_exact() -> None:
         "  OK   total 98.75% (fail_under 85)\n"
         "  OK   files with a floor: 3 of 3 at or above it\n"
         "  OK   group app/api/**  98.21% (floor 80, 1 file)\n"
-        "  OK   critical app/auth.py: 1 file at 100+\n"
+        "  OK   critical app/auth.py: 1 file, each at or above 100%\n"
         "PASSED\n"
         "ci-toolkit: 40 passed, 0 failed, 2 skipped\n"
     )
@@ -113,7 +113,7 @@ def test_failing_run_leads_with_what_failed() -> None:
         "    app/api/views.py  92.85% < 95  [app/**]  missing lines 12-14, 20",
         "  FAIL groups below their floor (1):",
         "    app/api/**  92.85% < 95  (1 file)",
-        "  FAIL critical app/auth.py: 1 of 1 file below 100",
+        "  FAIL critical app/auth.py: 1 of 1 file below 100%",
         "    app/auth.py  95.83% < 100  missing branches 12->exit",
         "  FAIL critical pattern 'app/billing/**': pattern matches no measured file; "
         "check the path or coverage source",
@@ -129,7 +129,7 @@ def test_failing_run_leads_with_what_failed() -> None:
         "  FAIL total 88.88% (fail_under 90)",
         "  FAIL files with a floor: 2 of 3 at or above it",
         "  FAIL group app/api/**  92.85% (floor 95, 1 file)",
-        "  FAIL critical app/auth.py: 1 of 1 file below 100",
+        "  FAIL critical app/auth.py: 1 of 1 file below 100%",
         "  FAIL critical app/billing/**: matches no measured file",
         "FAILED: 2 tests failed; lane integration did not finish cleanly; coverage gate failed (5 checks)",
         "ci-toolkit: 6 passed, 2 failed, 0 skipped",
@@ -267,8 +267,8 @@ def test_critical_patterns_each_listed() -> None:
     files = (FileCoverage("app/a.py", 2), FileCoverage("app/b.py", 2), FileCoverage("lib/c.py", 2, (1,)))
     cov = CoverageConfig(critical=(Floor("app/*.py", 100), Floor("lib/**", 40)))
     lines = render([], evaluate(CoverageReport(files), cov)).splitlines()
-    assert "  OK   critical app/*.py: 2 files at 100+" in lines
-    assert "  OK   critical lib/**: 1 file at 40+" in lines
+    assert "  OK   critical app/*.py: 2 files, each at or above 100%" in lines
+    assert "  OK   critical lib/**: 1 file, each at or above 40%" in lines
 
 
 # --- JSON ------------------------------------------------------------------------------------------

@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ci_toolkit.errors import ConfigError, ExitCode
+import click
+
+from ci_toolkit.errors import CiToolkitError, ConfigError, ExitCode
 from ci_toolkit.results import LaneResult
 
 if TYPE_CHECKING:
@@ -35,14 +37,20 @@ def run(
 
     verdict: Verdict | None = None
     note = None
+    codes = {lane.exit_code for lane in outcome.lanes if lane.skipped_reason is None}
+    if 4 in codes:
+        # pytest rejected the arguments and printed why; there is nothing to gate.
+        raise CiToolkitError("pytest rejected its arguments (pytest exit 4); see pytest's message above")
     if only_lanes:
         # A subset of lanes measures a subset of the code: gating it would fail for the wrong reason.
         note = f"coverage gate skipped: only lane(s) {', '.join(only_lanes)} ran; run all lanes to gate"
-    elif any(lane.skipped_reason is None for lane in outcome.lanes):
+    elif any(lane.skipped_reason is None and lane.exit_code != 5 for lane in outcome.lanes):
         verdict = judge(outcome.coverage_file, config)
 
     code = exit_code(outcome.lanes, verdict)
     publish(outcome.lanes, verdict, json_path=json_path, color=color, note=note, exit_code=code)
+    if code == ExitCode.NO_TESTS:
+        click.echo(f"ci-toolkit: error: no tests collected in {config.root} (pytest exit 5)", err=True)
     return code
 
 

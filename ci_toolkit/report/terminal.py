@@ -169,7 +169,7 @@ def _gate_failures(out: _Out, verdict: Verdict) -> None:
         if bad:
             out.add(
                 f"  {out.style('FAIL', 'red')} critical {pattern}: "
-                f"{len(bad)} of {_plural(len(checks), 'file')} below {format_floor(bad[0].minimum)}"
+                f"{len(bad)} of {_plural(len(checks), 'file')} below {format_floor(bad[0].minimum)}%"
             )
             for c in bad:
                 _file_line(out, c, "    ")
@@ -239,12 +239,12 @@ def _critical_overview(out: _Out, verdict: Verdict) -> None:
         if bad:
             out.add(
                 f"  {out.style('FAIL', 'red')} critical {pattern}: "
-                f"{bad} of {_plural(len(checks), 'file')} below {floor}"
+                f"{bad} of {_plural(len(checks), 'file')} below {floor}%"
             )
         else:
             out.add(
                 f"  {out.style('OK  ', 'green')} critical {pattern}: "
-                f"{_plural(len(checks), 'file')} at {floor}+"
+                f"{_plural(len(checks), 'file')}, each at or above {floor}%"
             )
     for c in verdict.of_kind("pattern"):
         if c.origin == "critical":

@@ -1,0 +1,1 @@
+"""A tiny shop: prices (critical), carts and a receipt printer."""
