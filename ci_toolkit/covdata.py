@@ -216,30 +216,36 @@ def _relative_path(name: str, root: Path) -> str:
     return p.as_posix()
 
 
-# Run in a child with cwd=root. The first line drops the cwd from sys.path, so a project module called
-# "coverage" or "json" cannot shadow the real ones. It prints one JSON status line on stdout.
+def analyse(data_file: str, out: str, rcfile: str) -> dict[str, str]:
+    """coverage.py's own JSON report of `data_file`, written to `out`; run with cwd = the project root
+    so coverage finds the project's configuration exactly as `coverage report` would there."""
+    import coverage
+    from coverage.exceptions import CoverageException, NoDataError, NoSource, NotPython
+
+    try:
+        cov = coverage.Coverage(data_file=data_file, config_file=rcfile or True)
+        cov.load()
+        cov.json_report(outfile=out)
+    except NoDataError as exc:
+        return {"status": "nodata", "message": str(exc)}
+    except (NoSource, NotPython) as exc:
+        return {"status": "source", "message": str(exc)}
+    except CoverageException as exc:
+        return {"status": "error", "message": str(exc)}
+    except Exception as exc:  # a broken coverage plugin or config: the user's to fix, so one line
+        return {"status": "error", "message": f"{type(exc).__name__}: {exc}"}
+    return {"status": "ok"}
+
+
+# The child's first line drops the cwd from sys.path, so a project module called "coverage" or "json"
+# cannot shadow the real ones. It prints one JSON status line on stdout.
 _ANALYSE = """\
 import sys
 if sys.path and sys.path[0] in ("", "."):
     del sys.path[0]
 import json
-import coverage
-from coverage.exceptions import CoverageException, NoDataError, NoSource, NotPython
-
-data_file, out, rcfile = sys.argv[1:4]
-try:
-    cov = coverage.Coverage(data_file=data_file, config_file=rcfile or True)
-    cov.load()
-    cov.json_report(outfile=out)
-except NoDataError as exc:
-    status = {"status": "nodata", "message": str(exc)}
-except (NoSource, NotPython) as exc:
-    status = {"status": "source", "message": str(exc)}
-except CoverageException as exc:
-    status = {"status": "error", "message": str(exc)}
-else:
-    status = {"status": "ok"}
-print(json.dumps(status))
+from ci_toolkit.covdata import analyse
+print(json.dumps(analyse(*sys.argv[1:4])))
 """
 
 # Variables that would make the child measure itself (and write data files into the project).
@@ -252,27 +258,51 @@ _CHILD_ENV_DROP = (
 )
 
 
+def _analyse_here(data_file: Path, out: Path, rcfile: str, root: Path) -> dict[str, Any] | None:
+    """Analyse in this process when that is safe, saving an interpreter start-up; None when it is not.
+
+    coverage.py fixes its idea of the current directory when a Coverage object is made, and a process
+    being measured (our own test suite) must not have its cwd moved under it: then a child does it.
+    """
+    import coverage
+
+    if coverage.Coverage.current() is not None or os.environ.get("CI_TOOLKIT_ANALYSE_IN_CHILD"):
+        return None
+    before = Path.cwd()
+    os.chdir(root)
+    try:
+        return analyse(str(data_file), str(out), rcfile)
+    finally:
+        os.chdir(before)
+
+
+def _analyse_in_child(path: Path, data_file: Path, out: Path, rcfile: str, root: Path) -> dict[str, Any]:
+    env = {k: v for k, v in os.environ.items() if k not in _CHILD_ENV_DROP}
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", _ANALYSE, str(data_file), str(out), rcfile],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except OSError as exc:
+        raise DataError(f"{path}: could not run coverage.py to analyse it ({exc})") from None
+    return _child_status(proc)
+
+
 def _load_data_file(path: Path, root: Path, config_file: Path | None) -> CoverageReport:
     data_file = path.resolve()
     measured, has_branches = _measured_files(data_file, path)
     if not measured:
         return CoverageReport(files=(), has_branches=has_branches)
-    env = {k: v for k, v in os.environ.items() if k not in _CHILD_ENV_DROP}
     with tempfile.TemporaryDirectory(prefix="ci-toolkit-cov-") as tmp:
         out = Path(tmp) / "coverage.json"
         rcfile = str(Path(config_file).resolve()) if config_file is not None else ""
-        try:
-            proc = subprocess.run(
-                [sys.executable, "-c", _ANALYSE, str(data_file), str(out), rcfile],
-                cwd=root,
-                env=env,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-        except OSError as exc:
-            raise DataError(f"{path}: could not run coverage.py to analyse it ({exc})") from None
-        status = _child_status(proc)
+        status = _analyse_here(data_file, out, rcfile, root)
+        if status is None:
+            status = _analyse_in_child(path, data_file, out, rcfile, root)
         kind, message = status.get("status"), str(status.get("message", "")).strip()
         if kind == "nodata":
             return CoverageReport(files=(), has_branches=has_branches)

@@ -189,7 +189,7 @@ def test_crash_in_coverage_becomes_one_line_data_error(sample: tuple[Path, Path]
     with pytest.raises(DataError) as info:
         load(data, root, config_file=rc)
     message = str(info.value)
-    assert "could not analyse it: exit code 1: " in message and "no_such_coverage_plugin_xyz" in message
+    assert "could not analyse it: " in message and "no_such_coverage_plugin_xyz" in message
     assert "\n" not in message
 
 
