@@ -25,6 +25,7 @@ Every option (unknown keys are errors, with a suggestion when one is close)::
     workers = 4                 # overrides the top-level workers for this lane
     pytest_args = ["-x"]        # added after the top-level pytest_args
     allow_empty = false         # true: selecting no test is not an error for this lane
+    services = ["db"]           # services started before this lane runs; each must be configured below
 
     [tool.ci-toolkit.coverage]
     source = ["app"]            # package names or relative paths to measure; absent: from the layout
@@ -36,6 +37,26 @@ Every option (unknown keys are errors, with a suggestion when one is close)::
     "app/api/**" = 90
     [tool.ci-toolkit.coverage.critical]  # per-file, fail-closed; or a list of globs, each meaning 100
     "app/payments/**" = 100
+
+    [tool.ci-toolkit.services.db]  # NAME: [A-Za-z0-9][A-Za-z0-9_-]*; a service lanes can name
+    kind = "postgres"           # postgres, redis, mysql, mariadb, custom; default: NAME when it is a kind
+    backend = "auto"            # auto (docker, else native), docker, native, external
+    version = "17"              # major version: the image tag (docker), checked against binaries (native)
+    image = "postgres:17"       # docker image; default from kind and version
+    user = "postgres"           # default per kind (postgres: postgres, mysql/mariadb: root, redis: none)
+    password = "postgres"       # default per kind (postgres: postgres, mysql/mariadb: root, redis: none)
+    database = "app"            # default per kind (postgres: postgres, mysql/mariadb: test, redis: "0")
+    host = "127.0.0.1"          # where an external service runs
+    port = 5432                 # 1-65535; required for external, else a free port is picked
+    ready_timeout = 60          # seconds until a service that never becomes ready fails the run
+    database_per_worker = false # true: each xdist worker gets <database>_gw0, _gw1, ... (not redis)
+    command = ["srv", "--port", "{port}"]  # custom kind only: argv with {port}, {host}, {data_dir}
+    [tool.ci-toolkit.services.db.settings]  # server settings: postgres -c k=v, redis --k v, mysql --k=v
+    max_connections = 200
+    [tool.ci-toolkit.services.db.env]       # extra container environment (docker)
+    TZ = "UTC"
+    [tool.ci-toolkit.services.db.export]    # VAR = template; absent: DB_URL = the kind's URL
+    DATABASE_URL = "postgresql://{user}:{password}@{host}:{port}/{database}"  # also {name}
 
 Glob patterns are relative POSIX paths from the project root (no leading "/" or "./", no "..", no
 backslashes); ``**`` matches any number of directories and must be a whole segment ("app/**/*.py").
@@ -55,6 +76,8 @@ from pathlib import Path, PureWindowsPath
 from typing import Any, Literal, NoReturn
 
 from ci_toolkit.errors import ConfigError
+from ci_toolkit.services import catalog
+from ci_toolkit.services.base import BACKENDS, KINDS, TEMPLATE_FIELDS, ServiceSpec
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -93,6 +116,7 @@ class Lane:
     workers: Workers | None = None  # `workers`: None: the top-level `workers`; 0 runs without xdist
     pytest_args: tuple[str, ...] = ()  # `pytest_args`: after the top-level ones, so a lane can override
     allow_empty: bool = False  # `allow_empty`: false: a lane that selects no test fails the run
+    services: tuple[str, ...] = ()  # `services`: names of [tool.ci-toolkit.services.NAME] to run first
 
 
 @dataclass(frozen=True)
@@ -108,15 +132,49 @@ class Config:
     pytest_args: tuple[str, ...] = ()  # `pytest_args`: passed to every lane's pytest
     output_dir: Path = Path(".ci-toolkit")  # `output_dir`: relative to root, never outside it
     coverage: CoverageConfig = field(default_factory=CoverageConfig)  # [tool.ci-toolkit.coverage]
+    # [tool.ci-toolkit.services.NAME], in file order (start order when a lane needs several)
+    services: Mapping[str, ServiceSpec] = field(default_factory=dict)
 
 
-TOP_KEYS = ("workers", "output_dir", "pytest_args", "allow_unselected", "allow_overlap", "lanes", "coverage")
-LANE_KEYS = ("name", "markers", "workers", "pytest_args", "allow_empty")
+TOP_KEYS = (
+    "workers",
+    "output_dir",
+    "pytest_args",
+    "allow_unselected",
+    "allow_overlap",
+    "lanes",
+    "coverage",
+    "services",
+)
+LANE_KEYS = ("name", "markers", "workers", "pytest_args", "allow_empty", "services")
+SERVICE_KEYS = (
+    "kind",
+    "backend",
+    "version",
+    "image",
+    "user",
+    "password",
+    "database",
+    "host",
+    "port",
+    "settings",
+    "env",
+    "export",
+    "database_per_worker",
+    "ready_timeout",
+    "command",
+)
 COVERAGE_KEYS = ("source", "branch", "fail_under", "paths", "groups", "critical")
 
 _TABLE = ("tool", "ci-toolkit")
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _LANE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
+_SERVICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+# Users and databases end up in SQL statements and initdb flags: plain identifiers need no quoting.
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SETTING_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_COMMAND_FIELDS = ("port", "host", "data_dir")
 _TOML_LINE = re.compile(r"\(at line (\d+), column \d+\)")
 _PERCENT = "a number 0-100"
 _WORKERS = '"auto" or a whole number >= 0'
@@ -375,13 +433,17 @@ class _Parser:
         for key in ("allow_unselected", "allow_overlap"):
             if key in table:
                 kwargs[key] = self.boolean(table[key], (*_TABLE, key))
+        # Services first: lanes refer to them by name.
+        services: Mapping[str, ServiceSpec] = {}
+        if "services" in table:
+            services = kwargs["services"] = self.services(table["services"], (*_TABLE, "services"))
         if "lanes" in table:
-            kwargs["lanes"] = self.lanes(table["lanes"], (*_TABLE, "lanes"))
+            kwargs["lanes"] = self.lanes(table["lanes"], (*_TABLE, "lanes"), services)
         if "coverage" in table:
             kwargs["coverage"] = self.coverage(table["coverage"], (*_TABLE, "coverage"))
         return Config(root=root, path=path, **kwargs)
 
-    def lanes(self, value: Any, path: KeyPath) -> tuple[Lane, ...]:
+    def lanes(self, value: Any, path: KeyPath, services: Mapping[str, ServiceSpec]) -> tuple[Lane, ...]:
         if not isinstance(value, list):
             self.expected(path, "an array of tables ([[tool.ci-toolkit.lanes]])", value)
         if not value:
@@ -389,7 +451,7 @@ class _Parser:
         lanes: list[Lane] = []
         seen: dict[str, int] = {}
         for index, item in enumerate(value):
-            lane = self.lane(item, (*path, index))
+            lane = self.lane(item, (*path, index), services)
             if lane.name in seen:
                 self.fail(
                     (*path, index, "name"),
@@ -399,7 +461,7 @@ class _Parser:
             lanes.append(lane)
         return tuple(lanes)
 
-    def lane(self, value: Any, path: KeyPath) -> Lane:
+    def lane(self, value: Any, path: KeyPath, services: Mapping[str, ServiceSpec]) -> Lane:
         table = self.table(value, path, LANE_KEYS)
         if "name" not in table:
             self.fail(path, 'missing required key "name"')
@@ -415,7 +477,25 @@ class _Parser:
             kwargs["pytest_args"] = self.strings(table["pytest_args"], (*path, "pytest_args"))
         if "allow_empty" in table:
             kwargs["allow_empty"] = self.boolean(table["allow_empty"], (*path, "allow_empty"))
+        if "services" in table:
+            kwargs["services"] = self.lane_services(table["services"], (*path, "services"), services)
         return Lane(name=name, **kwargs)
+
+    def lane_services(
+        self, value: Any, path: KeyPath, services: Mapping[str, ServiceSpec]
+    ) -> tuple[str, ...]:
+        names = self.strings(value, path)
+        for index, name in enumerate(names):
+            if name not in services:
+                if not services:
+                    hint = "no services are configured (add [tool.ci-toolkit.services.NAME])"
+                else:
+                    close = difflib.get_close_matches(name, services, n=1)
+                    hint = f'did you mean "{close[0]}"?' if close else "configured: " + ", ".join(services)
+                self.fail((*path, index), f"unknown service {show_value(name)}; {hint}")
+            if name in names[:index]:
+                self.fail((*path, index), f"duplicate service {show_value(name)}")
+        return names
 
     def markers(self, value: Any, path: KeyPath) -> str:
         if not isinstance(value, str) or not value.strip():
@@ -486,3 +566,205 @@ class _Parser:
             seen[pattern] = index
             floors.append(Floor(pattern, 100.0))
         return tuple(floors)
+
+    # -- services ----------------------------------------------------------------------------------
+
+    def services(self, value: Any, path: KeyPath) -> dict[str, ServiceSpec]:
+        if not isinstance(value, Mapping):
+            self.expected(path, "a table of services ([tool.ci-toolkit.services.NAME])", value)
+        specs: dict[str, ServiceSpec] = {}
+        exported: dict[str, str] = {}
+        for name, table in value.items():
+            spec = self.service(name, table, (*path, name))
+            for var in catalog.exports(spec):
+                if var in exported:
+                    # Two services writing one variable: whichever started last would silently win.
+                    self.fail(
+                        (*path, name, "export"),
+                        f'variable {var} is also exported by service "{exported[var]}"; set export '
+                        "so that each variable comes from one service",
+                    )
+                exported[var] = name
+            specs[name] = spec
+        return specs
+
+    def service(self, name: str, value: Any, path: KeyPath) -> ServiceSpec:
+        if not _SERVICE_NAME.fullmatch(name):
+            self.fail(path, "expected a service name matching [A-Za-z0-9][A-Za-z0-9_-]*")
+        table = self.table(value, path, SERVICE_KEYS)
+        kind = self.kind(name, table, path)
+        info = catalog.get(kind)
+        kwargs: dict[str, Any] = {}
+        if "backend" in table:
+            backend = table["backend"]
+            if backend not in BACKENDS:
+                self.expected((*path, "backend"), f"one of {', '.join(BACKENDS)}", backend)
+            kwargs["backend"] = backend
+        if "version" in table:
+            kwargs["version"] = self.version(table["version"], (*path, "version"))
+        if "image" in table:
+            kwargs["image"] = self.word(table["image"], (*path, "image"), "a docker image name")
+        if "host" in table:
+            kwargs["host"] = self.word(table["host"], (*path, "host"), "a host name or IP address")
+        for key in ("user", "database"):
+            if key in table:
+                kwargs[key] = self.credential(kind, key, table[key], (*path, key))
+        if "password" in table:
+            kwargs["password"] = self.string(table["password"], (*path, "password"))
+        if "port" in table:
+            port = table["port"]
+            if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+                self.expected((*path, "port"), "a port number 1-65535", port)
+            kwargs["port"] = port
+        if kwargs.get("backend") == "external" and "port" not in kwargs:
+            self.fail(path, 'missing required key "port" (backend "external" connects to a running service)')
+        if "settings" in table:
+            kwargs["settings"] = self.settings(kind, table["settings"], (*path, "settings"))
+        if "env" in table:
+            env = self.env_names(table["env"], (*path, "env"))
+            for var, text in env.items():
+                self.string(text, (*path, "env", var))
+            kwargs["env"] = dict(env)
+        if "export" in table:
+            kwargs["export"] = self.export(table["export"], (*path, "export"))
+        elif kind == "custom":
+            self.fail(path, 'missing required key "export" (kind custom has no default URL to export)')
+        elif not catalog.ENV_NAME.fullmatch(catalog.default_var(name)):
+            self.fail(
+                path,
+                f'the default variable name "{catalog.default_var(name)}" is not a valid environment '
+                "variable name; set export",
+            )
+        if "database_per_worker" in table:
+            per_worker = self.boolean(table["database_per_worker"], (*path, "database_per_worker"))
+            if per_worker and not info.has_databases:
+                with_databases = ", ".join(k for k in KINDS if catalog.get(k).has_databases)
+                self.fail(
+                    (*path, "database_per_worker"),
+                    f"kind {kind} has no databases to create per worker; only {with_databases} do",
+                )
+            kwargs["database_per_worker"] = per_worker
+        if "ready_timeout" in table:
+            timeout = table["ready_timeout"]
+            if (
+                isinstance(timeout, bool)
+                or not isinstance(timeout, (int, float))
+                or not 0 < timeout < math.inf
+            ):
+                self.expected((*path, "ready_timeout"), "a number of seconds > 0", timeout)
+            kwargs["ready_timeout"] = float(timeout)
+        if "command" in table:
+            kwargs["command"] = self.command(kind, table["command"], (*path, "command"))
+        return ServiceSpec(name=name, kind=kind, **kwargs)
+
+    def kind(self, name: str, table: Mapping[str, Any], path: KeyPath) -> str:
+        if "kind" not in table:
+            if name in KINDS:
+                return name
+            self.fail(
+                path,
+                f'missing required key "kind" ("{name}" is not a kind); valid kinds: {", ".join(KINDS)}',
+            )
+        kind = table["kind"]
+        if kind not in KINDS:
+            close = difflib.get_close_matches(kind, KINDS, n=1) if isinstance(kind, str) else []
+            hint = f'did you mean "{close[0]}"? ' if close else ""
+            self.fail(
+                (*path, "kind"), f"unknown kind {show_value(kind)}; {hint}valid kinds: {', '.join(KINDS)}"
+            )
+        return kind
+
+    def string(self, value: Any, path: KeyPath) -> str:
+        if not isinstance(value, str):
+            self.expected(path, "a string", value)
+        return value
+
+    def word(self, value: Any, path: KeyPath, what: str) -> str:
+        if not isinstance(value, str) or not value or any(char.isspace() for char in value):
+            self.expected(path, f"{what} without spaces", value)
+        return value
+
+    def version(self, value: Any, path: KeyPath) -> str:
+        # `version = 16` and `version = 8.4` are what people write; both mean the string.
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+            value = str(value)
+        if not isinstance(value, str) or not _VERSION.fullmatch(value):
+            self.expected(path, 'a version such as "17" or "8.4"', value)
+        return value
+
+    def credential(self, kind: str, key: str, value: Any, path: KeyPath) -> str:
+        text = self.string(value, path)
+        if kind == "redis":
+            if key == "user" and text:
+                self.expected(
+                    path, 'no user for redis (set password: it protects the default user), or ""', value
+                )
+            if key == "database" and not text.isdigit():
+                self.expected(path, 'a redis database number such as "0"', value)
+        elif kind != "custom" and not _IDENTIFIER.fullmatch(text):
+            self.expected(path, f"a {key} name matching [A-Za-z_][A-Za-z0-9_]*", value)
+        return text
+
+    def settings(self, kind: str, value: Any, path: KeyPath) -> dict[str, str]:
+        if kind == "custom":
+            self.fail(path, "kind custom takes no settings; put the server's options in command")
+        if not isinstance(value, Mapping):
+            self.expected(path, "a table of setting = value", value)
+        settings: dict[str, str] = {}
+        for key, item in value.items():
+            if not _SETTING_KEY.fullmatch(key):
+                self.fail((*path, key), "expected a setting name matching [A-Za-z0-9_][A-Za-z0-9_.-]*")
+            if isinstance(item, bool):
+                # Each server spells booleans its own way; redis accepts only yes/no.
+                settings[key] = ("yes" if item else "no") if kind == "redis" else ("on" if item else "off")
+            elif isinstance(item, (int, float)) and math.isfinite(item):
+                settings[key] = str(item)
+            elif isinstance(item, str) and "\n" not in item:
+                settings[key] = item
+            else:
+                self.expected((*path, key), "a string, number or true/false", item)
+        return settings
+
+    def env_names(self, value: Any, path: KeyPath) -> Mapping[str, Any]:
+        if not isinstance(value, Mapping):
+            self.expected(path, 'a table of VAR = "value"', value)
+        for var in value:
+            if not catalog.ENV_NAME.fullmatch(var):
+                self.expected(
+                    (*path, var), "an environment variable name matching [A-Za-z_][A-Za-z0-9_]*", var
+                )
+        return value
+
+    def export(self, value: Any, path: KeyPath) -> dict[str, str]:
+        export = self.env_names(value, path)
+        if not export:
+            self.expected(path, "at least one VAR = template", value)
+        for var, template in export.items():
+            self.template(template, (*path, var), TEMPLATE_FIELDS)
+        return dict(export)
+
+    def template(self, value: Any, path: KeyPath, fields: tuple[str, ...]) -> str:
+        if not isinstance(value, str):
+            self.expected(path, "a template string", value)
+        try:
+            names = catalog.template_fields(value)
+        except ValueError as exc:
+            self.fail(path, f"invalid template {show_value(value)}: {exc}")
+        for name in names:
+            if name not in fields:
+                close = difflib.get_close_matches(name, fields, n=1)
+                hint = f" (did you mean {{{close[0]}}}?)" if close else ""
+                self.fail(
+                    path, f"unknown field {{{name}}} in the template{hint}; valid fields: {', '.join(fields)}"
+                )
+        return value
+
+    def command(self, kind: str, value: Any, path: KeyPath) -> tuple[str, ...]:
+        if kind != "custom":
+            self.fail(path, f"only kind custom takes a command; ci-toolkit runs the {kind} server itself")
+        argv = self.strings(value, path)
+        if not argv:
+            self.expected(path, "a non-empty list of strings (the program and its arguments)", value)
+        for index, arg in enumerate(argv):
+            self.template(arg, (*path, index), _COMMAND_FIELDS)
+        return argv

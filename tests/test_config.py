@@ -13,6 +13,7 @@ from ci_toolkit import config as config_module
 from ci_toolkit.config import (
     COVERAGE_KEYS,
     LANE_KEYS,
+    SERVICE_KEYS,
     TOP_KEYS,
     Config,
     CoverageConfig,
@@ -25,6 +26,7 @@ from ci_toolkit.config import (
     parse,
 )
 from ci_toolkit.errors import ConfigError, ExitCode
+from ci_toolkit.services.base import ServiceSpec
 
 SOURCE = Path("pyproject.toml")
 
@@ -35,6 +37,10 @@ def tool(table: dict[str, Any]) -> dict[str, Any]:
 
 def cov(table: dict[str, Any]) -> dict[str, Any]:
     return tool({"coverage": table})
+
+
+def svc(name: str, table: dict[str, Any], **top: Any) -> dict[str, Any]:
+    return tool({"services": {name: table}, **top})
 
 
 def parse_here(data: dict[str, Any], tmp_path: Path) -> Config:
@@ -503,5 +509,408 @@ def test_good_globs(pattern: str) -> None:
 
 def test_every_key_is_documented_in_the_module_docstring() -> None:
     doc = config_module.__doc__ or ""
-    for key in (*TOP_KEYS, *LANE_KEYS, *COVERAGE_KEYS):
+    for key in (*TOP_KEYS, *LANE_KEYS, *COVERAGE_KEYS, *SERVICE_KEYS):
         assert f"{key} =" in doc or f".{key}]" in doc, key
+
+
+# -- services ---------------------------------------------------------------------------------------------
+
+SERVICES_EXACT = [
+    pytest.param(
+        svc("db", {"kind": "postgress"}),
+        'pyproject.toml: tool.ci-toolkit.services.db.kind: unknown kind "postgress"; '
+        'did you mean "postgres"? valid kinds: postgres, redis, mysql, mariadb, custom',
+        id="unknown-kind",
+    ),
+    pytest.param(
+        svc("db", {"version": "16"}),
+        'pyproject.toml: tool.ci-toolkit.services.db: missing required key "kind" ("db" is not a kind); '
+        "valid kinds: postgres, redis, mysql, mariadb, custom",
+        id="name-not-a-kind",
+    ),
+    pytest.param(
+        svc("db", {"kind": "postgres", "export": {"DATABASE_URL": "postgresql://{user}:{pasword}@{host}"}}),
+        "pyproject.toml: tool.ci-toolkit.services.db.export.DATABASE_URL: unknown field {pasword} in the "
+        "template (did you mean {password}?); valid fields: host, port, user, password, database, name",
+        id="export-unknown-field",
+    ),
+    pytest.param(
+        svc("postgres", {"export": {"DATABASE_URL": "postgresql://{user@{host}"}}),
+        "pyproject.toml: tool.ci-toolkit.services.postgres.export.DATABASE_URL: invalid template "
+        '"postgresql://{user@{host}": unbalanced "{" or "}" (write "{{" or "}}" for a literal brace)',
+        id="export-unbalanced-brace",
+    ),
+    pytest.param(
+        svc("postgres", {"export": {"DATABASE-URL": "{host}"}}),
+        "pyproject.toml: tool.ci-toolkit.services.postgres.export.DATABASE-URL: expected an environment "
+        'variable name matching [A-Za-z_][A-Za-z0-9_]*, got "DATABASE-URL"',
+        id="export-bad-var-name",
+    ),
+    pytest.param(
+        svc("redis", {"database_per_worker": True}),
+        "pyproject.toml: tool.ci-toolkit.services.redis.database_per_worker: kind redis has no databases "
+        "to create per worker; only postgres, mysql, mariadb do",
+        id="per-worker-on-redis",
+    ),
+    pytest.param(
+        svc("postgres", {"backend": "external", "host": "db.internal"}),
+        'pyproject.toml: tool.ci-toolkit.services.postgres: missing required key "port" '
+        '(backend "external" connects to a running service)',
+        id="external-without-port",
+    ),
+    pytest.param(
+        svc("postgres", {"port": 0}),
+        "pyproject.toml: tool.ci-toolkit.services.postgres.port: expected a port number 1-65535, got 0",
+        id="port-0",
+    ),
+    pytest.param(
+        svc("postgres", {"port": 70000}),
+        "pyproject.toml: tool.ci-toolkit.services.postgres.port: expected a port number 1-65535, got 70000",
+        id="port-70000",
+    ),
+    pytest.param(
+        svc("redis", {"ready_timeout": 0}),
+        "pyproject.toml: tool.ci-toolkit.services.redis.ready_timeout: "
+        "expected a number of seconds > 0, got 0",
+        id="ready-timeout-0",
+    ),
+    pytest.param(
+        svc("postgres", {"command": ["postgres", "-p", "{port}"]}),
+        "pyproject.toml: tool.ci-toolkit.services.postgres.command: only kind custom takes a command; "
+        "ci-toolkit runs the postgres server itself",
+        id="command-on-postgres",
+    ),
+    pytest.param(
+        svc("api", {"kind": "custom", "command": ["api", "--port", "{port}"]}),
+        'pyproject.toml: tool.ci-toolkit.services.api: missing required key "export" '
+        "(kind custom has no default URL to export)",
+        id="custom-without-export",
+    ),
+    pytest.param(
+        svc("db", {"kind": "postgres"}, lanes=[{"name": "it", "services": ["db", "pg"]}]),
+        'pyproject.toml: tool.ci-toolkit.lanes[0].services[1]: unknown service "pg"; configured: db',
+        id="lane-undefined-service",
+    ),
+    pytest.param(
+        svc("db", {"kind": "postgres", "pasword": "x"}),
+        'pyproject.toml: tool.ci-toolkit.services.db.pasword: unknown key; did you mean "password"?',
+        id="unknown-service-key",
+    ),
+]
+
+
+@pytest.mark.parametrize(("data", "message"), SERVICES_EXACT)
+def test_services_exact_messages(data: dict[str, Any], message: str, tmp_path: Path) -> None:
+    assert error_of(data, tmp_path) == message
+
+
+SERVICES_BAD = [
+    (
+        tool({"services": ["db"]}),
+        'services: expected a table of services ([tool.ci-toolkit.services.NAME]), got ["db"]',
+    ),
+    (
+        svc("my db", {"kind": "redis"}),
+        'services."my db": expected a service name matching [A-Za-z0-9][A-Za-z0-9_-]*',
+    ),
+    (svc("_db", {"kind": "redis"}), "services._db: expected a service name matching"),
+    (svc("db", "postgres"), 'services.db: expected a table, got "postgres"'),  # type: ignore[arg-type]
+    (svc("db", {"kind": 5}), "services.db.kind: unknown kind 5; valid kinds: postgres, redis"),
+    (svc("db", {"kind": "zzz"}), 'services.db.kind: unknown kind "zzz"; valid kinds: postgres'),
+    (
+        svc("redis", {"backend": "podman"}),
+        'redis.backend: expected one of auto, docker, native, external, got "podman"',
+    ),
+    (
+        svc("redis", {"version": "7 beta"}),
+        'redis.version: expected a version such as "17" or "8.4", got "7 beta"',
+    ),
+    (svc("redis", {"version": True}), "redis.version: expected a version such as"),
+    (svc("redis", {"version": -1}), "redis.version: expected a version such as"),
+    (
+        svc("redis", {"image": "redis 7"}),
+        'redis.image: expected a docker image name without spaces, got "redis 7"',
+    ),
+    (svc("redis", {"image": ""}), 'redis.image: expected a docker image name without spaces, got ""'),
+    (svc("redis", {"host": 127}), "redis.host: expected a host name or IP address without spaces, got 127"),
+    (svc("redis", {"password": 1234}), "redis.password: expected a string, got 1234"),
+    (svc("redis", {"user": "alice"}), "redis.user: expected no user for redis (set password: it protects"),
+    (
+        svc("redis", {"database": "one"}),
+        'redis.database: expected a redis database number such as "0", got "one"',
+    ),
+    (
+        svc("postgres", {"user": "app-user"}),
+        "postgres.user: expected a user name matching [A-Za-z_][A-Za-z0-9_]*",
+    ),
+    (
+        svc("mysql", {"database": ""}),
+        'mysql.database: expected a database name matching [A-Za-z_][A-Za-z0-9_]*, got ""',
+    ),
+    (svc("postgres", {"database": 5}), "postgres.database: expected a string, got 5"),
+    (svc("postgres", {"port": True}), "postgres.port: expected a port number 1-65535, got true"),
+    (svc("postgres", {"port": "5432"}), 'postgres.port: expected a port number 1-65535, got "5432"'),
+    (
+        svc("postgres", {"settings": ["fsync=off"]}),
+        'postgres.settings: expected a table of setting = value, got ["fsync=off"]',
+    ),
+    (
+        svc("postgres", {"settings": {"bad key": 1}}),
+        'postgres.settings."bad key": expected a setting name matching',
+    ),
+    (
+        svc("postgres", {"settings": {"fsync": [1]}}),
+        "postgres.settings.fsync: expected a string, number or true/false, got [1]",
+    ),
+    (
+        svc("postgres", {"settings": {"x": float("inf")}}),
+        "postgres.settings.x: expected a string, number or true/false, got inf",
+    ),
+    (
+        svc("postgres", {"settings": {"x": "a\nb"}}),
+        "postgres.settings.x: expected a string, number or true/false",
+    ),
+    (
+        svc("api", {"kind": "custom", "settings": {"x": 1}, "export": {"A": "{host}"}}),
+        "api.settings: kind custom takes no settings; put the server's options in command",
+    ),
+    (svc("postgres", {"env": "TZ=UTC"}), 'postgres.env: expected a table of VAR = "value", got "TZ=UTC"'),
+    (
+        svc("postgres", {"env": {"1TZ": "UTC"}}),
+        "postgres.env.1TZ: expected an environment variable name matching",
+    ),
+    (svc("postgres", {"env": {"TZ": 0}}), "postgres.env.TZ: expected a string, got 0"),
+    (svc("postgres", {"export": {}}), "postgres.export: expected at least one VAR = template, got {}"),
+    (svc("postgres", {"export": {"URL": 5}}), "postgres.export.URL: expected a template string, got 5"),
+    (
+        svc("postgres", {"export": {"URL": "{db}"}}),
+        "export.URL: unknown field {db} in the template; valid fields:",
+    ),
+    (
+        svc("postgres", {"export": {"URL": "{}"}}),
+        "export.URL: unknown field {} in the template; valid fields:",
+    ),
+    (
+        svc("postgres", {"export": {"URL": "{port:>6}"}}),
+        'export.URL: invalid template "{port:>6}": placeholder "{port}" must not use "!" or ":"',
+    ),
+    (
+        tool(
+            {
+                "services": {
+                    "pg": {"kind": "postgres"},
+                    "pg2": {"kind": "postgres", "export": {"PG_URL": "{host}"}},
+                }
+            }
+        ),
+        'services.pg2.export: variable PG_URL is also exported by service "pg"; set export so that each',
+    ),
+    (
+        tool({"services": {"a-b": {"kind": "redis"}, "a_b": {"kind": "redis"}}}),
+        'services.a_b.export: variable A_B_URL is also exported by service "a-b"',
+    ),
+    (
+        svc("1db", {"kind": "postgres"}),
+        'services.1db: the default variable name "1DB_URL" is not a valid environment variable name; '
+        "set export",
+    ),
+    (
+        svc("postgres", {"database_per_worker": "yes"}),
+        'database_per_worker: expected true or false, got "yes"',
+    ),
+    (
+        svc("api", {"kind": "custom", "database_per_worker": True, "export": {"A": "{host}"}}),
+        "api.database_per_worker: kind custom has no databases to create per worker",
+    ),
+    (svc("redis", {"ready_timeout": -5}), "redis.ready_timeout: expected a number of seconds > 0, got -5"),
+    (
+        svc("redis", {"ready_timeout": True}),
+        "redis.ready_timeout: expected a number of seconds > 0, got true",
+    ),
+    (
+        svc("redis", {"ready_timeout": "60s"}),
+        'redis.ready_timeout: expected a number of seconds > 0, got "60s"',
+    ),
+    (
+        svc("redis", {"ready_timeout": float("inf")}),
+        "redis.ready_timeout: expected a number of seconds > 0, got inf",
+    ),
+    (
+        svc("api", {"kind": "custom", "export": {"A": "{host}"}, "command": "api --port 1"}),
+        'api.command: expected a list of strings, got "api --port 1"',
+    ),
+    (
+        svc("api", {"kind": "custom", "export": {"A": "{host}"}, "command": []}),
+        "api.command: expected a non-empty list of strings (the program and its arguments), got []",
+    ),
+    (
+        svc("api", {"kind": "custom", "export": {"A": "{host}"}, "command": ["api", "--dir={datadir}"]}),
+        "api.command[1]: unknown field {datadir} in the template (did you mean {data_dir}?); "
+        "valid fields: port, host, data_dir",
+    ),
+    (
+        svc("db", {"kind": "postgres"}, lanes=[{"name": "it", "services": "db"}]),
+        'lanes[0].services: expected a list of strings, got "db"',
+    ),
+    (
+        svc("db", {"kind": "postgres"}, lanes=[{"name": "it", "services": ["db", "db"]}]),
+        'lanes[0].services[1]: duplicate service "db"',
+    ),
+    (
+        svc("db", {"kind": "postgres"}, lanes=[{"name": "it", "services": ["dbb"]}]),
+        'lanes[0].services[0]: unknown service "dbb"; did you mean "db"?',
+    ),
+    (
+        tool({"lanes": [{"name": "it", "services": ["db"]}]}),
+        'lanes[0].services[0]: unknown service "db"; no services are configured '
+        "(add [tool.ci-toolkit.services.NAME])",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("data", "fragment"), SERVICES_BAD, ids=[fragment[:50] for _, fragment in SERVICES_BAD]
+)
+def test_bad_services_are_one_line_naming_the_key(
+    data: dict[str, Any], fragment: str, tmp_path: Path
+) -> None:
+    message = error_of(data, tmp_path)
+    assert message.startswith("pyproject.toml: tool.ci-toolkit.")
+    assert fragment in message
+
+
+SERVICES_EXAMPLE = """
+[tool.ci-toolkit]
+workers = 2
+
+[[tool.ci-toolkit.lanes]]
+name = "unit"
+markers = "not integration"
+
+[[tool.ci-toolkit.lanes]]
+name = "integration"
+markers = "integration"
+services = ["postgres", "cache"]
+
+[tool.ci-toolkit.services.postgres]
+version = 16
+user = "app"
+password = "secret"
+database = "shop"
+database_per_worker = true
+ready_timeout = 30
+
+[tool.ci-toolkit.services.postgres.settings]
+fsync = false
+max_connections = 200
+shared_buffers = "128MB"
+random_page_cost = 1.5
+
+[tool.ci-toolkit.services.postgres.export]
+DATABASE_URL = "postgresql://{user}:{password}@{host}:{port}/{database}"
+PGHOST = "{host}"
+LITERAL = "{{not a field}} {name}"
+
+[tool.ci-toolkit.services.cache]
+kind = "redis"
+backend = "native"
+version = "7.2"
+database = "3"
+user = ""
+
+[tool.ci-toolkit.services.cache.settings]
+appendonly = false
+save = ""
+
+[tool.ci-toolkit.services.ext-mysql]
+kind = "mariadb"
+backend = "external"
+host = "db.internal"
+port = 3306
+env = { TZ = "UTC" }
+
+[tool.ci-toolkit.services.api]
+kind = "custom"
+image = "ghcr.io/acme/api:1"
+user = "any thing"
+command = ["api-server", "--port", "{port}", "--data={data_dir}", "--bind={host}"]
+export = { API_URL = "http://{host}:{port}" }
+"""
+
+
+def test_services_example(tmp_path: Path) -> None:
+    config = load(write(tmp_path, SERVICES_EXAMPLE), cwd=tmp_path)
+    assert config.lanes[0].services == ()
+    assert config.lanes[1].services == ("postgres", "cache")
+    assert list(config.services) == ["postgres", "cache", "ext-mysql", "api"]
+    assert config.services["postgres"] == ServiceSpec(
+        name="postgres",
+        kind="postgres",
+        version="16",
+        user="app",
+        password="secret",
+        database="shop",
+        database_per_worker=True,
+        ready_timeout=30.0,
+        settings={
+            "fsync": "off",
+            "max_connections": "200",
+            "shared_buffers": "128MB",
+            "random_page_cost": "1.5",
+        },
+        export={
+            "DATABASE_URL": "postgresql://{user}:{password}@{host}:{port}/{database}",
+            "PGHOST": "{host}",
+            "LITERAL": "{{not a field}} {name}",
+        },
+    )
+    assert config.services["cache"] == ServiceSpec(
+        name="cache",
+        kind="redis",
+        backend="native",
+        version="7.2",
+        database="3",
+        user="",
+        settings={"appendonly": "no", "save": ""},
+    )
+    assert config.services["ext-mysql"] == ServiceSpec(
+        name="ext-mysql", kind="mariadb", backend="external", host="db.internal", port=3306, env={"TZ": "UTC"}
+    )
+    assert config.services["api"] == ServiceSpec(
+        name="api",
+        kind="custom",
+        image="ghcr.io/acme/api:1",
+        user="any thing",
+        command=("api-server", "--port", "{port}", "--data={data_dir}", "--bind={host}"),
+        export={"API_URL": "http://{host}:{port}"},
+    )
+    assert isinstance(config.services["postgres"].ready_timeout, float)
+
+
+def test_service_defaults_and_float_version(tmp_path: Path) -> None:
+    config = parse_here(
+        tool(
+            {
+                "services": {
+                    "mysql": {"version": 8.4, "settings": {"skip_log_bin": True}, "ready_timeout": 0.5}
+                }
+            }
+        ),
+        tmp_path,
+    )
+    assert config.services == {
+        "mysql": ServiceSpec(
+            name="mysql", kind="mysql", version="8.4", settings={"skip_log_bin": "on"}, ready_timeout=0.5
+        )
+    }
+    assert config.lanes == (Lane(name="all"),)
+    assert parse_here(tool({"services": {}}), tmp_path).services == {}
+    assert parse_here(tool({}), tmp_path).services == {}
+
+
+def test_redis_settings_spell_booleans_yes_no(tmp_path: Path) -> None:
+    config = parse_here(
+        svc("redis", {"settings": {"appendonly": True}, "database_per_worker": False}), tmp_path
+    )
+    assert config.services["redis"].settings == {"appendonly": "yes"}
+    assert config.services["redis"].database_per_worker is False

@@ -1,0 +1,96 @@
+"""The contract every service backend implements, and the types that cross it.
+
+A *kind* (postgres, redis, mysql, mariadb, custom) says what a service is; a *backend* (docker, native,
+external) says how it gets running. Backends are one module each behind `Backend`, the way pre-commit
+keeps one module per language behind one small protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from ci_toolkit.errors import CiToolkitError, ExitCode
+
+KINDS = ("postgres", "redis", "mysql", "mariadb", "custom")
+BACKENDS = ("auto", "docker", "native", "external")
+# Names an `export` template may use, e.g. "postgresql://{user}:{password}@{host}:{port}/{database}".
+TEMPLATE_FIELDS = ("host", "port", "user", "password", "database", "name")
+
+
+class ServiceError(CiToolkitError):
+    """A service could not be started, reached or stopped; the message carries the log tail."""
+
+    exit_code = ExitCode.TESTS_FAILED
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """One `[tool.ci-toolkit.services.NAME]` table, validated."""
+
+    name: str
+    kind: str
+    backend: str = "auto"
+    version: str | None = (
+        None  # major version wanted: the image tag (docker), checked against binaries (native)
+    )
+    image: str | None = None  # docker only; default from kind and version
+    user: str | None = None  # None: the kind's default (postgres: "postgres", mysql: "root")
+    password: str | None = None  # None: the kind's default
+    database: str | None = None  # None: the kind's default ("postgres", "test"; redis: "0")
+    host: str = "127.0.0.1"  # external: where it runs
+    port: int | None = None  # external: required; others: None picks a free port
+    settings: Mapping[str, str] = field(default_factory=dict)  # server settings (postgres -c k=v, ...)
+    env: Mapping[str, str] = field(default_factory=dict)  # extra container environment (docker)
+    export: Mapping[str, str] = field(default_factory=dict)  # VAR -> template; empty: {NAME}_URL default
+    database_per_worker: bool = False  # each xdist worker gets <database>_gw0, _gw1, ...
+    ready_timeout: float = 60.0  # seconds until a start that never becomes ready fails
+    command: tuple[str, ...] = ()  # custom kind, native backend: argv with {port}, {host}, {data_dir}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A running service: where it answers and what the backend needs to stop it later."""
+
+    name: str
+    kind: str
+    backend: str
+    host: str
+    port: int
+    user: str = ""
+    password: str = ""
+    database: str = ""
+    handle: Mapping[str, Any] = field(default_factory=dict)  # JSON-serialisable; kept in the state file
+
+    def fields(self, database: str | None = None) -> dict[str, str]:
+        """Values for export templates; `database` overrides for a per-worker database."""
+        return {
+            "host": self.host,
+            "port": str(self.port),
+            "user": self.user,
+            "password": self.password,
+            "database": self.database if database is None else database,
+            "name": self.name,
+        }
+
+
+class Backend(Protocol):
+    name: str
+
+    def unavailable_reason(self, spec: ServiceSpec) -> str | None:
+        """None when this backend can run `spec` here; else why not, and what to install."""
+
+    def start(self, spec: ServiceSpec, workdir: Path) -> Endpoint:
+        """Start `spec` and return once a real connection succeeds; raise ServiceError (with the
+        server's log tail) on a timeout, and leave nothing running when it fails."""
+
+    def stop(self, endpoint: Endpoint) -> None:
+        """Stop and remove everything `start` made. Idempotent: a service already gone is fine."""
+
+    def is_running(self, endpoint: Endpoint) -> bool:
+        """Whether what `endpoint.handle` names is still alive (for status and leftover clean-up)."""
+
+    def create_databases(self, endpoint: Endpoint, names: Sequence[str]) -> None:
+        """Create (or empty and recreate) these databases; for kinds that have databases."""
