@@ -25,6 +25,14 @@ _CONFIG_OPTION = click.option(
     default=None,
     help="pyproject.toml to read [tool.ci-toolkit] from (default: the nearest one upwards).",
 )
+# Kept here rather than imported from ci_toolkit.services.base, so `--help` imports nothing of ours.
+_BACKEND_CHOICES = ("auto", "docker", "native", "external")
+_BACKEND_OPTION = click.option(
+    "--backend",
+    type=click.Choice(_BACKEND_CHOICES),
+    default=None,
+    help="Run every service with this backend, whatever the configuration says.",
+)
 _JSON_OPTION = click.option(
     "--json",
     "json_path",
@@ -72,16 +80,19 @@ def cli() -> None:
 @_JSON_OPTION
 @click.option("--lane", "lanes", multiple=True, metavar="NAME", help="Run only this lane (repeatable).")
 @click.option("--color/--no-color", default=None, help="Colour the summary (default: when a terminal).")
+@_BACKEND_OPTION
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 def local(
     config_path: Path | None,
     json_path: Path | None,
     lanes: tuple[str, ...],
     color: bool | None,
+    backend: str | None,
     pytest_args: tuple[str, ...],
 ) -> None:
     """Run every lane, merge coverage, gate it and print the summary.
 
+    A lane's services start before it and all stop after the last lane.
     Arguments after `--` go to every pytest run, e.g. `ci-toolkit local -- -x -k slow`.
     """
     from ci_toolkit.commands import local as command
@@ -93,6 +104,7 @@ def local(
         only_lanes=lanes,
         color=color,
         pytest_args=pytest_args,
+        backend=backend,
     )
 
 
@@ -106,6 +118,48 @@ def gate(config_path: Path | None, json_path: Path | None, color: bool | None, d
     from ci_toolkit.commands import gate as command
 
     _run(command.run, config_path=config_path, json_path=json_path, color=color, data=data)
+
+
+@cli.group()
+def services() -> None:
+    """Start, stop and list the services in [tool.ci-toolkit.services]."""
+
+
+@services.command("up")
+@_CONFIG_OPTION
+@_BACKEND_OPTION
+@click.option(
+    "--env-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help='Also write the variables as NAME=value lines (appended when this is "$GITHUB_ENV").',
+)
+@click.argument("names", nargs=-1)
+def services_up(
+    config_path: Path | None, backend: str | None, env_file: Path | None, names: tuple[str, ...]
+) -> None:
+    """Start the services NAMES (default: all), print their variables and leave them running."""
+    from ci_toolkit.commands import services as command
+
+    _run(command.up, config_path=config_path, names=names, env_file=env_file, backend=backend)
+
+
+@services.command("down")
+@_CONFIG_OPTION
+def services_down(config_path: Path | None) -> None:
+    """Stop every service recorded in the state file and remove its data."""
+    from ci_toolkit.commands import services as command
+
+    _run(command.down, config_path=config_path)
+
+
+@services.command("status")
+@_CONFIG_OPTION
+def services_status(config_path: Path | None) -> None:
+    """List the recorded services and whether each still runs."""
+    from ci_toolkit.commands import services as command
+
+    _run(command.status, config_path=config_path)
 
 
 def main() -> None:

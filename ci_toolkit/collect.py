@@ -13,15 +13,13 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from ci_toolkit.config import Config, Lane
 from ci_toolkit.errors import CiToolkitError, ExitCode, NoTestsError
+from ci_toolkit.signals import sigterm_as_interrupt
 
 TAIL_LINES = 15  # of pytest's output shown when collection fails: its error summary is at the end
 _GRACE = 5.0  # seconds a terminated pytest gets before it is killed
@@ -118,7 +116,7 @@ def run_pytest(
 ) -> tuple[int, str]:
     """Run `cmd` to completion: (exit code, output if captured). Interrupted: the child's process
     group is terminated, then KeyboardInterrupt propagates."""
-    with _sigterm_as_interrupt():
+    with sigterm_as_interrupt():
         proc = subprocess.Popen(
             list(cmd),
             cwd=cwd,
@@ -175,20 +173,3 @@ def _signal_group(proc: subprocess.Popen[Any], sig: int) -> None:
             proc.terminate()
     except (ProcessLookupError, PermissionError):
         pass
-
-
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """A CI runner cancelling the job sends SIGTERM; treat it like Ctrl-C so the child is stopped too."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGTERM"):
-        yield
-        return
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)

@@ -10,12 +10,19 @@ small object registered in pytest_configure when its option is present.
 --ci-toolkit-collect=PATH --ci-toolkit-lanes=JSON_FILE
     For every collected item, evaluate each lane's marker expression the way `pytest -m` does, and
     write {"version": 1, "tests": {nodeid: [lane, ...]}}. Lanes come as {"name": expression or null}.
+
+CI_TOOLKIT_WORKER_ENV (environment, not an option)
+    {"VAR": {"gw0": value, "gw1": value, ...}}, set by `ci-toolkit local` for a lane whose services have
+    a database per worker. In an xdist worker (PYTEST_XDIST_WORKER, which xdist sets before pytest
+    starts there), os.environ[VAR] becomes that worker's value before any conftest.py is imported.
+    Nothing happens when either variable is absent.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Generator
+import os
+from collections.abc import Callable, Generator, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +35,41 @@ _MESSAGE_LIMIT = 300
 
 # Which phase outcome wins when one test reports several (e.g. a failed call and a failing teardown).
 _SEVERITY = {"passed": 0, "skipped": 1, "xfailed": 1, "xpassed": 2, "error": 3, "failed": 4}
+
+
+WORKER_ENV = "CI_TOOLKIT_WORKER_ENV"  # the name ci_toolkit.services.env writes
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(
+    early_config: pytest.Config, parser: pytest.Parser, args: list[str]
+) -> None:
+    # The earliest hook that runs before conftest.py files are imported, in workers as in the controller.
+    apply_worker_env(os.environ)
+
+
+def apply_worker_env(environ: MutableMapping[str, str]) -> dict[str, str]:
+    """Point this xdist worker's variables at its own resources; returns what was set."""
+    worker = environ.get("PYTEST_XDIST_WORKER")
+    raw = environ.get(WORKER_ENV)
+    if not worker or not raw:
+        return {}
+    try:
+        table = json.loads(raw)
+        if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
+            raise ValueError("expected {VAR: {worker: value}}")
+    except ValueError as exc:
+        raise pytest.UsageError(f"{WORKER_ENV}: not the table ci-toolkit writes: {exc}") from None
+    applied: dict[str, str] = {}
+    for var, values in table.items():
+        if worker not in values:
+            # Falling back to the shared value would let workers see each other's data: refuse.
+            raise pytest.UsageError(
+                f"{WORKER_ENV}: no {var} for xdist worker {worker} (prepared for {', '.join(values)}); "
+                "was -n changed after ci-toolkit planned the lane? Set the lane's workers instead"
+            )
+        applied[var] = environ[var] = str(values[worker])
+    return applied
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -15,13 +15,15 @@ data of lane "a.slow".
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from ci_toolkit import lanes as lanes_mod
 from ci_toolkit import merge
@@ -31,6 +33,7 @@ from ci_toolkit.config import Config, Lane
 from ci_toolkit.errors import ConfigError, DataError
 from ci_toolkit.lanes import LaneCheck
 from ci_toolkit.results import LaneResult, load_outcomes
+from ci_toolkit.services.env import WORKER_ENV
 
 NO_TESTS = 5  # pytest's exit code when nothing was collected/selected
 RESULTS_MISSING = 3  # pytest's "internal error": pytest claimed success but wrote no results
@@ -40,6 +43,16 @@ _NOT_PACKAGES = frozenset(
     | {"venv", "env", "build", "dist", "node_modules", "site-packages"}
 )
 _SQLITE_SIDE_FILES = ("-journal", "-wal", "-shm")
+
+
+class LaneServices(Protocol):
+    """What run_lanes needs from the services lifecycle (ci_toolkit.services.manager.Services)."""
+
+    def ensure(self, names: Sequence[str]) -> Mapping[str, str]:
+        """Start these services if not running yet; their exported variables."""
+
+    def prepare_lane(self, lane: Lane, workers: int) -> Mapping[str, str]:
+        """The lane's services up, per-worker databases created; the variables for its pytest."""
 
 
 @dataclass(frozen=True)
@@ -93,7 +106,8 @@ class RunPaths:
         )
 
     def prepare(self) -> None:
-        """Remove our artefacts of a previous run (and nothing else), so none can pass for this run's."""
+        """Remove our artefacts of a previous run (and nothing else), so none can pass for this run's.
+        Never services/: its state file is how a killed run's services are found and stopped."""
         for directory in (self.junit, self.results, self.coverage):
             shutil.rmtree(directory, ignore_errors=True)
         for suffix in ("", *_SQLITE_SIDE_FILES):
@@ -105,9 +119,16 @@ class RunPaths:
             write_text(ignore, "# Created by ci-toolkit: run artefacts, not source.\n*\n")
 
 
-def run_lanes(config: Config, extra_args: Sequence[str] = ()) -> RunOutcome:
+def run_lanes(
+    config: Config, extra_args: Sequence[str] = (), services: LaneServices | None = None
+) -> RunOutcome:
     """Check the lanes against the collected tests, run every lane in order (a failing lane does not
-    stop the others) and combine their coverage. Lane problems raise ConfigError before anything runs."""
+    stop the others) and combine their coverage. Lane problems raise ConfigError before anything runs.
+
+    With `services`, each lane's services are brought up before it and their variables passed to its
+    pytest only. The collection run imports every conftest.py, and one that reads e.g. DATABASE_URL at
+    import must find it there too, so when lanes need services and a collection run is needed, the
+    services of all lanes are started before it (a run with no lane needing services starts none)."""
     paths = RunPaths.for_config(config)
     if paths.output_dir.resolve() == config.root.resolve():
         raise ConfigError(
@@ -116,7 +137,9 @@ def run_lanes(config: Config, extra_args: Sequence[str] = ()) -> RunOutcome:
     paths.prepare()
     check: LaneCheck | None = None
     if needs_collection(config):
-        check = lanes_mod.check(collect(config, extra_args), config)
+        with _environ(_collection_env(config, services)):
+            collected = collect(config, extra_args)
+        check = lanes_mod.check(collected, config)
         found = lanes_mod.problems(check, config)
         if found:
             raise ConfigError(" -- also: ".join(found))
@@ -129,7 +152,10 @@ def run_lanes(config: Config, extra_args: Sequence[str] = ()) -> RunOutcome:
                 LaneResult(lane.name, exit_code=NO_TESTS, wall_time=0.0, skipped_reason="no tests selected")
             )
             continue
-        results.append(run_lane(config, lane, paths, extra_args, tests=count))
+        extra_env: Mapping[str, str] = {}
+        if services is not None and lane.services:
+            extra_env = services.prepare_lane(lane, resolve_workers(config, lane))
+        results.append(run_lane(config, lane, paths, extra_args, tests=count, extra_env=extra_env))
     coverage_file = merge.combine(paths.coverage_data_files(), paths.coverage_file)
     return RunOutcome(lanes=tuple(results), coverage_file=coverage_file, check=check)
 
@@ -142,12 +168,17 @@ def run_lane(
     *,
     tests: int | None = None,
     python: str = sys.executable,
+    extra_env: Mapping[str, str] | None = None,
 ) -> LaneResult:
-    """Run one lane with pytest's output going straight to the terminal; `tests` only feeds the header."""
+    """Run one lane with pytest's output going straight to the terminal; `tests` only feeds the header,
+    `extra_env` (the lane's service variables) goes to its pytest."""
     results_file = paths.results_file(lane.name)
     results_file.unlink(missing_ok=True)  # a stale file must never stand in for this run's
     cmd = lane_command(config, lane, paths, extra_args, python, autoload=autoload_enabled())
-    env = {**os.environ, **lane_env(lane, paths)}
+    env = {**os.environ, **(extra_env or {}), **lane_env(lane, paths)}
+    if WORKER_ENV not in (extra_env or {}):
+        # One inherited from a surrounding run would point this lane's workers at someone else's databases.
+        env.pop(WORKER_ENV, None)
     _echo(header(lane.name, tests, resolve_workers(config, lane)))
     start = time.monotonic()
     code, _ = run_pytest(cmd, cwd=config.root, env=env)
@@ -249,6 +280,28 @@ def detect_sources(root: Path, pyproject: Path | None = None) -> tuple[str, ...]
             f'{root} or {root / "src"} to measure; set it, e.g. source = ["mypackage"]'
         )
     return tuple(found)
+
+
+def _collection_env(config: Config, services: LaneServices | None) -> Mapping[str, str]:
+    names = [name for lane in config.lanes for name in lane.services]
+    if services is None or not names:
+        return {}
+    return services.ensure(list(dict.fromkeys(names)))
+
+
+@contextlib.contextmanager
+def _environ(extra: Mapping[str, str]) -> Iterator[None]:
+    """`extra` in os.environ for the block: collect() starts its pytest with our environment."""
+    saved = {name: os.environ.get(name) for name in extra}
+    os.environ.update(extra)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _echo(line: str) -> None:

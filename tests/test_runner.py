@@ -139,12 +139,22 @@ def test_no_package_to_measure_says_which_key_to_set(tmp_path: Path) -> None:
 
 def test_prepare_removes_only_our_previous_artefacts(tmp_path: Path) -> None:
     paths = RunPaths(tmp_path / ".ci-toolkit")
-    for stale in ("junit/old.xml", "results/old.json", "coverage/old/.coverage", ".coverage", "summary.json"):
+    # services/state.json is how the next run finds a killed run's services: never ours to clear here.
+    kept = ("summary.json", "services/state.json")
+    for stale in ("junit/old.xml", "results/old.json", "coverage/old/.coverage", ".coverage", *kept):
         (paths.output_dir / stale).parent.mkdir(parents=True, exist_ok=True)
         (paths.output_dir / stale).write_text("stale")
     paths.prepare()
     left = sorted(str(p.relative_to(paths.output_dir)) for p in paths.output_dir.rglob("*"))
-    assert left == [".gitignore", "coverage", "junit", "results", "summary.json"]
+    assert left == [
+        ".gitignore",
+        "coverage",
+        "junit",
+        "results",
+        "services",
+        "services/state.json",
+        "summary.json",
+    ]
 
 
 # -- merge ---------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ Teams can adopt the gate alone: point it at a `.coverage` data file or a
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -49,6 +49,7 @@ def publish(
     color: bool | None,
     note: str | None,
     exit_code: int,
+    services: Sequence[Mapping[str, object]] = (),
 ) -> None:
     from ci_toolkit.report import json_report, terminal
 
@@ -57,4 +58,5 @@ def publish(
     sys.stdout.write("\n" + text + ("" if text.endswith("\n") else "\n"))
     sys.stdout.flush()
     if json_path is not None:
-        json_report.write(json_path, json_report.to_dict(lanes, verdict, extra={"exit_code": int(exit_code)}))
+        extra = {"exit_code": int(exit_code), "services": list(services)}
+        json_report.write(json_path, json_report.to_dict(lanes, verdict, extra=extra))

@@ -24,31 +24,45 @@ def run(
     only_lanes: Sequence[str],
     color: bool | None,
     pytest_args: Sequence[str],
+    backend: str | None = None,
 ) -> int:
     from ci_toolkit import config as config_mod
     from ci_toolkit import runner
     from ci_toolkit.commands.gate import judge, publish
+    from ci_toolkit.services.manager import Services
+    from ci_toolkit.signals import sigterm_as_interrupt
 
     config = config_mod.load(config_path)
     if only_lanes:
         config = select_lanes(config, only_lanes)
 
-    outcome = runner.run_lanes(config, tuple(pytest_args))
+    needed = list(dict.fromkeys(name for lane in config.lanes for name in lane.services))
+    # SIGTERM (a cancelled CI job) must stop the services as surely as Ctrl-C does; leaving the block
+    # stops every service the run started, before the gate and the summary.
+    with sigterm_as_interrupt(), Services(config, backend=backend) as services:
+        services.clean_leftovers(needed)
+        outcome = runner.run_lanes(config, tuple(pytest_args), services if needed else None)
 
     verdict: Verdict | None = None
-    note = None
+    notes = [services.summary()]
     codes = {lane.exit_code for lane in outcome.lanes if lane.skipped_reason is None}
     if 4 in codes:
         # pytest rejected the arguments and printed why; there is nothing to gate.
         raise CiToolkitError("pytest rejected its arguments (pytest exit 4); see pytest's message above")
     if only_lanes:
         # A subset of lanes measures a subset of the code: gating it would fail for the wrong reason.
-        note = f"coverage gate skipped: only lane(s) {', '.join(only_lanes)} ran; run all lanes to gate"
+        notes.append(
+            f"coverage gate skipped: only lane(s) {', '.join(only_lanes)} ran; run all lanes to gate"
+        )
     elif any(lane.skipped_reason is None and lane.exit_code != 5 for lane in outcome.lanes):
         verdict = judge(outcome.coverage_file, config)
 
     code = exit_code(outcome.lanes, verdict)
-    publish(outcome.lanes, verdict, json_path=json_path, color=color, note=note, exit_code=code)
+    note = "\nnote: ".join(n for n in notes if n) or None  # the summary prefixes the first "note: "
+    started = [dataclasses.asdict(s) for s in services.started]
+    publish(
+        outcome.lanes, verdict, json_path=json_path, color=color, note=note, exit_code=code, services=started
+    )
     if code == ExitCode.NO_TESTS:
         click.echo(f"ci-toolkit: error: no tests collected in {config.root} (pytest exit 5)", err=True)
     return code

