@@ -18,6 +18,14 @@ Every option (unknown keys are errors, with a suggestion when one is close)::
     pytest_args = []            # extra pytest arguments for every lane
     allow_unselected = false    # false: a collected test that no lane selects fails the run
     allow_overlap = false       # false: a test that two lanes select fails the run
+    timings = ".ci-toolkit/timings.json"  # timing history (relative to the root, or absolute); kept
+                                # across runs, so not under output_dir's junit/, results/, coverage/
+    timings_alpha = 0.3         # smoothing, 0 < a <= 1: new = a * this run + (1 - a) * history
+    timings_prune_after = 10    # whole number >= 1: drop tests not seen for more than this many runs
+    scheduler = "duration"      # xdist scheduling: "duration" (ours, longest first, no tail) or "xdist"
+    keep_together = []          # globs over test files, or node id prefixes ("tests/test_db.py::TestDB"),
+                                # whose tests always run in one shard
+    shard_overhead = 2.0        # seconds each shard pays once (start-up, collection), a number >= 0
 
     [[tool.ci-toolkit.lanes]]   # absent: one lane "all" selecting every test; `lanes = []` is an error
     name = "unit"               # required, unique, [A-Za-z0-9][A-Za-z0-9_.-]*
@@ -67,6 +75,7 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import posixpath
 import re
 import sys
 from collections.abc import Collection, Mapping
@@ -134,6 +143,12 @@ class Config:
     coverage: CoverageConfig = field(default_factory=CoverageConfig)  # [tool.ci-toolkit.coverage]
     # [tool.ci-toolkit.services.NAME], in file order (start order when a lane needs several)
     services: Mapping[str, ServiceSpec] = field(default_factory=dict)
+    timings: Path = Path(".ci-toolkit/timings.json")  # `timings`: history file; relative to root or absolute
+    timings_alpha: float = 0.3  # `timings_alpha`: EWMA weight of the newest run
+    timings_prune_after: int = 10  # `timings_prune_after`: runs a test may go unseen before it is dropped
+    scheduler: Literal["duration", "xdist"] = "duration"  # `scheduler`: who hands tests to xdist workers
+    keep_together: tuple[str, ...] = ()  # `keep_together`: file globs or node id prefixes kept in one shard
+    shard_overhead: float = 2.0  # `shard_overhead`: seconds of fixed cost per shard
 
 
 TOP_KEYS = (
@@ -145,7 +160,14 @@ TOP_KEYS = (
     "lanes",
     "coverage",
     "services",
+    "timings",
+    "timings_alpha",
+    "timings_prune_after",
+    "scheduler",
+    "keep_together",
+    "shard_overhead",
 )
+SCHEDULERS = ("duration", "xdist")
 LANE_KEYS = ("name", "markers", "workers", "pytest_args", "allow_empty", "services")
 SERVICE_KEYS = (
     "kind",
@@ -179,6 +201,16 @@ _TOML_LINE = re.compile(r"\(at line (\d+), column \d+\)")
 _PERCENT = "a number 0-100"
 _WORKERS = '"auto" or a whole number >= 0'
 _STR_LIST = "a list of strings"
+# What RunPaths.prepare() removes from output_dir before every run: a history there would never survive.
+_CLEARED = (
+    "junit",
+    "results",
+    "coverage",
+    ".coverage",
+    ".coverage-journal",
+    ".coverage-wal",
+    ".coverage-shm",
+)
 
 KeyPath = tuple[str | int, ...]
 
@@ -324,6 +356,11 @@ def glob_problem(pattern: str) -> str | None:
     return None
 
 
+def _path_parts(path: str) -> list[str]:
+    """A relative path's segments after resolving "." and "..", whichever separator it was written with."""
+    return [part for part in posixpath.normpath(path.replace("\\", "/")).split("/") if part not in ("", ".")]
+
+
 def _split_double_star(segment: str) -> str:
     """'**.py' -> '**/*.py', 'app**' -> 'app*/**': the pattern the user most likely meant."""
     pieces = segment.split("**")
@@ -441,7 +478,75 @@ class _Parser:
             kwargs["lanes"] = self.lanes(table["lanes"], (*_TABLE, "lanes"), services)
         if "coverage" in table:
             kwargs["coverage"] = self.coverage(table["coverage"], (*_TABLE, "coverage"))
+        self.timing_keys(table, kwargs)
         return Config(root=root, path=path, **kwargs)
+
+    # -- timings and splitting ---------------------------------------------------------------------
+
+    def timing_keys(self, table: Mapping[str, Any], kwargs: dict[str, Any]) -> None:
+        if "timings" in table:
+            output_dir = kwargs.get("output_dir", Config.output_dir)
+            kwargs["timings"] = self.timings(table["timings"], (*_TABLE, "timings"), output_dir)
+        if "timings_alpha" in table:
+            alpha = table["timings_alpha"]
+            if not self.is_number(alpha) or not 0 < alpha <= 1:
+                self.expected((*_TABLE, "timings_alpha"), "a number > 0 and <= 1", alpha)
+            kwargs["timings_alpha"] = float(alpha)
+        if "timings_prune_after" in table:
+            runs = table["timings_prune_after"]
+            if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
+                self.expected((*_TABLE, "timings_prune_after"), "a whole number of runs >= 1", runs)
+            kwargs["timings_prune_after"] = runs
+        if "scheduler" in table:
+            scheduler = table["scheduler"]
+            if scheduler not in SCHEDULERS:
+                self.expected((*_TABLE, "scheduler"), '"duration" or "xdist"', scheduler)
+            kwargs["scheduler"] = scheduler
+        if "keep_together" in table:
+            kwargs["keep_together"] = self.keep_together(table["keep_together"], (*_TABLE, "keep_together"))
+        if "shard_overhead" in table:
+            overhead = table["shard_overhead"]
+            if not self.is_number(overhead) or not 0 <= overhead < math.inf:
+                self.expected((*_TABLE, "shard_overhead"), "a number of seconds >= 0", overhead)
+            kwargs["shard_overhead"] = float(overhead)
+
+    @staticmethod
+    def is_number(value: Any) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+    def timings(self, value: Any, path: KeyPath, output_dir: Path) -> Path:
+        if not isinstance(value, str) or not value.strip():
+            self.expected(path, "a file path", value)
+        if value.endswith(("/", "\\")):
+            self.expected(path, "a file path, not a directory", value)
+        if not Path(value).is_absolute():
+            # Lexically, like output_dir: the file need not exist yet.
+            parts = _path_parts(value)
+            inside = _path_parts(str(output_dir))
+            rest = parts[len(inside) :] if parts[: len(inside)] == inside else None
+            if rest == []:
+                self.expected(path, "a file path, not the output_dir directory", value)
+            if rest and rest[0] in _CLEARED:
+                cleared = posixpath.join(*inside, rest[0])
+                self.expected(path, f"a file outside {cleared} (cleared before every run)", value)
+        return Path(value)
+
+    def keep_together(self, value: Any, path: KeyPath) -> tuple[str, ...]:
+        patterns = self.strings(value, path)
+        seen: dict[str, int] = {}
+        for index, pattern in enumerate(patterns):
+            file_part, sep, rest = pattern.partition("::")
+            problem = glob_problem(file_part)
+            if sep and not rest:
+                problem = 'a node id prefix such as "tests/test_db.py::TestDB"'
+            if problem:
+                self.expected((*path, index), problem, pattern)
+            if pattern in seen:
+                self.fail(
+                    (*path, index), f'duplicate pattern "{pattern}", also at keep_together[{seen[pattern]}]'
+                )
+            seen[pattern] = index
+        return patterns
 
     def lanes(self, value: Any, path: KeyPath, services: Mapping[str, ServiceSpec]) -> tuple[Lane, ...]:
         if not isinstance(value, list):

@@ -914,3 +914,116 @@ def test_redis_settings_spell_booleans_yes_no(tmp_path: Path) -> None:
     )
     assert config.services["redis"].settings == {"appendonly": "yes"}
     assert config.services["redis"].database_per_worker is False
+
+
+# -- timing history and splitting -------------------------------------------------------------------------
+
+TIMING_BAD = [
+    (tool({"timings": 3}), "tool.ci-toolkit.timings: expected a file path, got 3"),
+    (tool({"timings": "  "}), 'tool.ci-toolkit.timings: expected a file path, got "  "'),
+    (tool({"timings": "cache/"}), 'timings: expected a file path, not a directory, got "cache/"'),
+    (tool({"timings": "cache\\"}), "timings: expected a file path, not a directory"),
+    (
+        tool({"timings": ".ci-toolkit/results/t.json"}),
+        "timings: expected a file outside .ci-toolkit/results (cleared before every run), "
+        'got ".ci-toolkit/results/t.json"',
+    ),
+    (
+        tool({"output_dir": "build/ci", "timings": "./build/x/../ci/junit/t.json"}),
+        "timings: expected a file outside build/ci/junit (cleared before every run)",
+    ),
+    (tool({"timings": ".ci-toolkit/.coverage"}), "expected a file outside .ci-toolkit/.coverage"),
+    (
+        tool({"timings": ".ci-toolkit/."}),
+        'timings: expected a file path, not the output_dir directory, got ".ci-toolkit/."',
+    ),
+    (tool({"timings_alpha": 0}), "tool.ci-toolkit.timings_alpha: expected a number > 0 and <= 1, got 0"),
+    (tool({"timings_alpha": 1.5}), "timings_alpha: expected a number > 0 and <= 1, got 1.5"),
+    (tool({"timings_alpha": True}), "timings_alpha: expected a number > 0 and <= 1, got true"),
+    (tool({"timings_alpha": "0.3"}), 'timings_alpha: expected a number > 0 and <= 1, got "0.3"'),
+    (tool({"timings_alpha": float("nan")}), "timings_alpha: expected a number > 0 and <= 1, got nan"),
+    (tool({"timings_prune_after": 0}), "timings_prune_after: expected a whole number of runs >= 1, got 0"),
+    (
+        tool({"timings_prune_after": 2.0}),
+        "timings_prune_after: expected a whole number of runs >= 1, got 2.0",
+    ),
+    (tool({"timings_prune_after": True}), "timings_prune_after: expected a whole number of runs >= 1"),
+    (tool({"scheduler": "load"}), 'tool.ci-toolkit.scheduler: expected "duration" or "xdist", got "load"'),
+    (tool({"scheduler": 1}), 'scheduler: expected "duration" or "xdist", got 1'),
+    (tool({"shard_overhead": -1}), "shard_overhead: expected a number of seconds >= 0, got -1"),
+    (tool({"shard_overhead": float("inf")}), "shard_overhead: expected a number of seconds >= 0, got inf"),
+    (tool({"shard_overhead": False}), "shard_overhead: expected a number of seconds >= 0, got false"),
+    (tool({"keep_together": "tests/**"}), 'keep_together: expected a list of strings, got "tests/**"'),
+    (tool({"keep_together": [1]}), "keep_together[0]: expected a string, got 1"),
+    (
+        tool({"keep_together": ["tests/db/**", "/abs/**"]}),
+        'keep_together[1]: expected a glob relative to the project root, got "/abs/**"',
+    ),
+    (
+        tool({"keep_together": ["tests/test_db.py::"]}),
+        'keep_together[0]: expected a node id prefix such as "tests/test_db.py::TestDB", '
+        'got "tests/test_db.py::"',
+    ),
+    (
+        tool({"keep_together": ["./tests/test_db.py::TestDB"]}),
+        'keep_together[0]: expected a glob without a leading "./" (write "tests/test_db.py")',
+    ),
+    (
+        tool({"keep_together": ["tests/a.py", "tests/a.py"]}),
+        'keep_together[1]: duplicate pattern "tests/a.py", also at keep_together[0]',
+    ),
+    (tool({"timings_alfa": 0.5}), 'tool.ci-toolkit.timings_alfa: unknown key; did you mean "timings_alpha"?'),
+]
+
+
+@pytest.mark.parametrize(("data", "fragment"), TIMING_BAD, ids=[fragment[:50] for _, fragment in TIMING_BAD])
+def test_bad_timing_keys_are_one_line_naming_the_key(
+    data: dict[str, Any], fragment: str, tmp_path: Path
+) -> None:
+    message = error_of(data, tmp_path)
+    assert message.startswith("pyproject.toml: tool.ci-toolkit.")
+    assert fragment in message
+
+
+def test_timing_keys_default(tmp_path: Path) -> None:
+    config = parse_here(tool({}), tmp_path)
+    assert config.timings == Path(".ci-toolkit/timings.json")
+    assert (config.timings_alpha, config.timings_prune_after) == (0.3, 10)
+    assert (config.scheduler, config.keep_together, config.shard_overhead) == ("duration", (), 2.0)
+
+
+def test_timing_keys_are_read(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        [tool.ci-toolkit]
+        output_dir = "build"
+        timings = "build/history/timings.json"
+        timings_alpha = 1
+        timings_prune_after = 3
+        scheduler = "xdist"
+        keep_together = ["tests/db/**", "tests/test_api.py::TestOrders"]
+        shard_overhead = 0
+        """,
+    )
+    config = load(path, cwd=tmp_path)
+    assert config.timings == Path("build/history/timings.json")
+    assert config.timings_alpha == 1.0 and isinstance(config.timings_alpha, float)
+    assert config.timings_prune_after == 3
+    assert config.scheduler == "xdist"
+    assert config.keep_together == ("tests/db/**", "tests/test_api.py::TestOrders")
+    assert config.shard_overhead == 0.0 and isinstance(config.shard_overhead, float)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "timings.json",  # at the root
+        "../shared-cache/timings.json",  # outside the project: a CI cache directory
+        ".ci-toolkit/junit.json",  # beside the cleared directories, not in them
+        ".ci-toolkit-old/results/t.json",  # a sibling of output_dir that only shares its prefix
+        "/var/cache/ci/timings.json",
+    ],
+)
+def test_timings_paths_that_survive_a_run_are_accepted(value: str, tmp_path: Path) -> None:
+    assert parse_here(tool({"timings": value}), tmp_path).timings == Path(value)
