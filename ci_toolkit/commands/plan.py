@@ -1,0 +1,242 @@
+"""`ci-toolkit plan`: split the suite into N shards (or the fewest that meet a target) and show the split.
+
+It collects the suite as `local` does, estimates every test from the timing history, plans, and prints the
+predicted time of each shard against the lower bound; `--format json` gives the plan manifest that
+`pytest --ci-plan` reads, `--format github-matrix` the value for a dynamic `strategy.matrix`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from ci_toolkit.planning import Plan
+
+FORMATS = ("text", "json", "github-matrix")
+MAX_SHARDS = 256  # a GitHub Actions matrix runs at most 256 jobs
+AUTO_MAX_SHARDS = 64  # --shards auto looks no further
+
+
+def parse_shards(value: str) -> int | None:
+    """N, or None for "auto"; click.BadParameter (one line) for anything else."""
+    text = value.strip().lower()
+    if text == "auto":
+        return None
+    try:
+        count = int(text)
+    except ValueError:
+        raise click.BadParameter(
+            f'expected a whole number 1-{MAX_SHARDS} or "auto", got {value!r}', param_hint="--shards"
+        ) from None
+    if not 1 <= count <= MAX_SHARDS:
+        raise click.BadParameter(
+            f"expected a whole number 1-{MAX_SHARDS}, got {count}", param_hint="--shards"
+        )
+    return count
+
+
+@click.command("plan")
+@click.option(
+    "--shards",
+    "shards_text",
+    required=True,
+    metavar="N|auto",
+    help="How many shards; auto: the fewest (up to 64) whose predicted time meets --target-minutes.",
+)
+@click.option(
+    "--target-minutes",
+    type=float,
+    default=None,
+    metavar="M",
+    help="With --shards auto: the longest a shard may take, in minutes.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="text",
+    show_default=True,
+    help="text: a table; json: the plan manifest; github-matrix: one line for strategy.matrix.",
+)
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write the output to this file instead of stdout.",
+)
+@click.option(
+    "--manifest",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also write the plan manifest (JSON, for pytest --ci-plan) to this file, whatever --format.",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="pyproject.toml to read [tool.ci-toolkit] from (default: the nearest one upwards).",
+)
+def command(
+    shards_text: str,
+    target_minutes: float | None,
+    fmt: str,
+    output: Path | None,
+    manifest: Path | None,
+    config_path: Path | None,
+) -> None:
+    """Split the tests into shards that finish together, from the timing history.
+
+    \b
+    Prints each shard's tests and predicted time, the makespan (slowest shard) and
+    the lower bound no split can beat. In a GitHub workflow:
+      ci-toolkit plan --shards auto --target-minutes 10 --format github-matrix
+    """
+    shards = parse_shards(shards_text)
+    if target_minutes is not None and not (0 < target_minutes < math.inf):
+        raise click.BadParameter(f"expected minutes > 0, got {target_minutes}", param_hint="--target-minutes")
+    if shards is None and target_minutes is None:
+        raise click.UsageError("--shards auto needs --target-minutes M (the longest a shard may take)")
+    if shards is not None and target_minutes is not None:
+        raise click.UsageError("--target-minutes only applies to --shards auto")
+    from ci_toolkit.cli import run_command
+
+    run_command(
+        run,
+        config_path=config_path,
+        shards=shards,
+        target_seconds=None if target_minutes is None else target_minutes * 60,
+        fmt=fmt,
+        output=output,
+        manifest=manifest,
+    )
+
+
+def run(
+    *,
+    config_path: Path | None,
+    shards: int | None,
+    target_seconds: float | None,
+    fmt: str,
+    output: Path | None,
+    manifest: Path | None,
+) -> int:
+    from ci_toolkit import atomic, planning, timings
+    from ci_toolkit import config as config_mod
+    from ci_toolkit.collect import collect_all
+    from ci_toolkit.errors import ExitCode, NoTestsError
+
+    config = config_mod.load(config_path)
+    found = collect_all(config)
+    collected = found.tests
+    if not collected:
+        raise NoTestsError(f"no tests collected in {config.root}: nothing to plan")
+    history_path = config.root / config.timings
+    history = timings.load(history_path, timings.project_name(config.root))
+    estimator = timings.Estimator(history, {nodeid: lanes[0] for nodeid, lanes in collected.items() if lanes})
+    groups, keep, overhead = found.groups, config.keep_together, config.shard_overhead
+    if shards is None:
+        assert target_seconds is not None
+        plan = planning.auto_plan(
+            collected,
+            estimator,
+            target_seconds,
+            max_shards=AUTO_MAX_SHARDS,
+            groups=groups,
+            keep_together=keep,
+            overhead=overhead,
+        )
+    else:
+        plan = planning.make_plan(
+            collected, estimator, shards, groups=groups, keep_together=keep, overhead=overhead
+        )
+    sources: dict[str, int] = {}
+    for nodeid in collected:
+        source = estimator.source(nodeid)
+        sources[source] = sources.get(source, 0) + 1
+    if fmt == "json":
+        text = json.dumps(planning.to_json(plan), indent=2) + "\n"
+    elif fmt == "github-matrix":
+        # One line: it goes into $GITHUB_OUTPUT as matrix=<json>.
+        text = json.dumps(planning.github_matrix(plan), separators=(",", ":")) + "\n"
+    else:
+        text = render(
+            plan, sources=sources, target_seconds=target_seconds, history=_shown(history_path, config.root)
+        )
+    if manifest is not None:
+        atomic.write_text(manifest, json.dumps(planning.to_json(plan), indent=2) + "\n")
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        atomic.write_text(output, text)
+    if target_seconds is not None and plan.makespan > target_seconds and fmt != "text":
+        # The table says so itself; machine formats must not hide it.
+        timings.warn(
+            f"no shard count up to {AUTO_MAX_SHARDS} meets the {_duration(target_seconds)} target: "
+            f"{len(plan.shards)} shards, slowest {_duration(plan.makespan)}"
+        )
+    return int(ExitCode.OK)
+
+
+def _shown(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def render(
+    plan: Plan, *, sources: Mapping[str, int], target_seconds: float | None = None, history: str = ""
+) -> str:
+    """The plan as a table, then its quality: makespan against lower bound, where estimates came from."""
+    count = len(plan.shards)
+    where = f" (timing history: {history})" if history else ""
+    lines = [f"Plan: {plan.tests} tests in {count} shard{'s' if count != 1 else ''}{where}", ""]
+    width = max(5, len(str(max((len(s.tests) for s in plan.shards), default=0))))
+    lines.append(f"  shard  {'tests':>{width}}  predicted")
+    for shard in plan.shards:
+        lines.append(f"  {shard.index:>5}  {len(shard.tests):>{width}}  {_duration(shard.predicted):>9}")
+    lines.append("")
+    lines.append(
+        f"makespan {_duration(plan.makespan)}, lower bound {_duration(plan.lower_bound)}, "
+        f"ratio {plan.ratio:.3f} (total work {_duration(plan.total)}, "
+        f"overhead {_duration(plan.overhead)} per shard)"
+    )
+    if target_seconds is not None:
+        if plan.makespan <= target_seconds:
+            lines.append(f"auto: {count} shards, the fewest that meet the {_duration(target_seconds)} target")
+        else:
+            lines.append(
+                f"auto: no shard count up to {AUTO_MAX_SHARDS} meets the {_duration(target_seconds)} "
+                f"target; {count} shards come closest"
+            )
+    known = sources.get("history", 0)
+    unknown = {source: n for source, n in sources.items() if source != "history" and n}
+    line = f"estimates: {known} tests from history, {sum(unknown.values())} without history"
+    if unknown:
+        line += " (" + ", ".join(f"{_SOURCE_NAMES.get(s, s)}: {n}" for s, n in sorted(unknown.items())) + ")"
+    lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+_SOURCE_NAMES = {
+    "file": "file mean",
+    "directory": "directory mean",
+    "lane": "lane mean",
+    "global": "global median",
+    "default": "default 1 s",
+}
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    return f"{seconds / 60:.1f} min"

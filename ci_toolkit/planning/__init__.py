@@ -1,0 +1,34 @@
+"""Shard planning: split a test suite into shards that finish together. Pure functions, no I/O.
+
+units.py turns tests and their timings into units (tests that run together) under a cost model that charges
+shared setups per shard; strategies/ assigns units to shards; plan.py builds, checks and serialises plans.
+"""
+
+from __future__ import annotations
+
+from ci_toolkit.planning.plan import (
+    Plan,
+    Shard,
+    auto_plan,
+    auto_shards,
+    fingerprint,
+    from_json,
+    github_matrix,
+    make_plan,
+    to_json,
+)
+from ci_toolkit.planning.units import Unit, make_units
+
+__all__ = [
+    "Plan",
+    "Shard",
+    "Unit",
+    "auto_plan",
+    "auto_shards",
+    "fingerprint",
+    "from_json",
+    "github_matrix",
+    "make_plan",
+    "make_units",
+    "to_json",
+]
