@@ -42,7 +42,7 @@ _JSON_OPTION = click.option(
 )
 
 
-def _run(fn: Callable[..., int], **kwargs: Any) -> None:
+def run_command(fn: Callable[..., int], **kwargs: Any) -> None:
     """Map every outcome onto a documented exit code: one line for user errors, never a bare traceback."""
     try:
         code = fn(**kwargs)
@@ -81,6 +81,12 @@ def cli() -> None:
 @click.option("--lane", "lanes", multiple=True, metavar="NAME", help="Run only this lane (repeatable).")
 @click.option("--color/--no-color", default=None, help="Colour the summary (default: when a terminal).")
 @_BACKEND_OPTION
+@click.option(
+    "--shard",
+    metavar="K/N",
+    default=None,
+    help="Run only shard K of N (1-based): the tests are planned into N shards from the timing history.",
+)
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 def local(
     config_path: Path | None,
@@ -88,6 +94,7 @@ def local(
     lanes: tuple[str, ...],
     color: bool | None,
     backend: str | None,
+    shard: str | None,
     pytest_args: tuple[str, ...],
 ) -> None:
     """Run every lane, merge coverage, gate it and print the summary.
@@ -97,7 +104,7 @@ def local(
     """
     from ci_toolkit.commands import local as command
 
-    _run(
+    run_command(
         command.run,
         config_path=config_path,
         json_path=json_path,
@@ -105,6 +112,7 @@ def local(
         color=color,
         pytest_args=pytest_args,
         backend=backend,
+        shard=shard,
     )
 
 
@@ -117,7 +125,7 @@ def gate(config_path: Path | None, json_path: Path | None, color: bool | None, d
     """Judge an existing coverage data file or `coverage json` report against the thresholds."""
     from ci_toolkit.commands import gate as command
 
-    _run(command.run, config_path=config_path, json_path=json_path, color=color, data=data)
+    run_command(command.run, config_path=config_path, json_path=json_path, color=color, data=data)
 
 
 @cli.group()
@@ -141,7 +149,7 @@ def services_up(
     """Start the services NAMES (default: all), print their variables and leave them running."""
     from ci_toolkit.commands import services as command
 
-    _run(command.up, config_path=config_path, names=names, env_file=env_file, backend=backend)
+    run_command(command.up, config_path=config_path, names=names, env_file=env_file, backend=backend)
 
 
 @services.command("down")
@@ -150,7 +158,7 @@ def services_down(config_path: Path | None) -> None:
     """Stop every service recorded in the state file and remove its data."""
     from ci_toolkit.commands import services as command
 
-    _run(command.down, config_path=config_path)
+    run_command(command.down, config_path=config_path)
 
 
 @services.command("status")
@@ -159,7 +167,19 @@ def services_status(config_path: Path | None) -> None:
     """List the recorded services and whether each still runs."""
     from ci_toolkit.commands import services as command
 
-    _run(command.status, config_path=config_path)
+    run_command(command.status, config_path=config_path)
+
+
+def _register() -> None:
+    # These modules import only click at module level; their work is imported when they run.
+    from ci_toolkit.commands import plan, split_report, timings
+
+    cli.add_command(plan.command)
+    cli.add_command(timings.group)
+    cli.add_command(split_report.command)
+
+
+_register()
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +31,32 @@ def needs_collection(config: Config) -> bool:
     return not (len(config.lanes) == 1 and config.lanes[0].markers is None)
 
 
-def collect(config: Config, extra_args: Sequence[str] = ()) -> dict[str, tuple[str, ...]]:
-    """{nodeid: names of the lanes selecting it}, in collection order, for every collected test."""
+@dataclass(frozen=True)
+class Collected:
+    tests: dict[str, tuple[str, ...]]  # nodeid -> names of the lanes selecting it, in collection order
+    groups: dict[str, str]  # nodeid -> xdist_group name, for the tests that have one
+
+
+def collect(
+    config: Config, extra_args: Sequence[str] = (), env: Mapping[str, str] | None = None
+) -> dict[str, tuple[str, ...]]:
+    """{nodeid: names of the lanes selecting it}, in collection order, for every collected test.
+    `env`: the collection pytest's whole environment (None: ours), e.g. ours plus the services' variables
+    that a conftest.py reads at import."""
+    return collect_all(config, extra_args, env).tests
+
+
+def collect_all(
+    config: Config, extra_args: Sequence[str] = (), env: Mapping[str, str] | None = None
+) -> Collected:
+    """collect(), with the tests' xdist groups too."""
+    environ = os.environ if env is None else env
     with tempfile.TemporaryDirectory(prefix="ci-toolkit-collect-") as tmp:
         Path(tmp, "lanes.json").write_text(json.dumps(lanes_spec(config.lanes)), encoding="utf-8")
-        cmd = collect_command(config, Path(tmp), extra_args, autoload=autoload_enabled())
-        code, output = run_pytest(cmd, cwd=config.root, capture=True)
-        tests = _read_assignment(Path(tmp, "collected.json"))
+        cmd = collect_command(config, Path(tmp), extra_args, autoload=autoload_enabled(environ))
+        code, output = run_pytest(cmd, cwd=config.root, env=environ, capture=True)
+        found = _read_assignment(Path(tmp, "collected.json"))
+    tests, groups = found if found is not None else (None, {})
     # Exit 5 with tests recorded: a passed-through -k/-m deselected them all; the lanes will say so.
     if code == 5 and not tests:
         raise NoTestsError(f"no tests collected in {config.root} (pytest exit 5)")
@@ -48,15 +68,19 @@ def collect(config: Config, extra_args: Sequence[str] = ()) -> dict[str, tuple[s
             "test collection wrote no lane assignment: is the ci_toolkit pytest plugin disabled "
             "(-p no:ci_toolkit in pytest_args or addopts)?"
         )
-    return {nodeid: tuple(lanes) for nodeid, lanes in tests.items()}
+    return Collected({nodeid: tuple(lanes) for nodeid, lanes in tests.items()}, groups)
 
 
-def _read_assignment(path: Path) -> dict[str, list[str]] | None:
+def _read_assignment(path: Path) -> tuple[dict[str, list[str]], dict[str, str]] | None:
     try:
-        tests = json.loads(path.read_text(encoding="utf-8"))["tests"]
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        tests = doc["tests"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return tests if isinstance(tests, dict) else None
+    if not isinstance(tests, dict):
+        return None
+    groups = doc.get("groups")
+    return tests, groups if isinstance(groups, dict) else {}
 
 
 def lanes_spec(lanes: Sequence[Lane]) -> dict[str, str | None]:

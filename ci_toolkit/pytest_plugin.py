@@ -9,7 +9,21 @@ small object registered in pytest_configure when its option is present.
     ci_toolkit.results) at session end. Only the xdist controller records: workers' reports reach it.
 --ci-toolkit-collect=PATH --ci-toolkit-lanes=JSON_FILE
     For every collected item, evaluate each lane's marker expression the way `pytest -m` does, and
-    write {"version": 1, "tests": {nodeid: [lane, ...]}}. Lanes come as {"name": expression or null}.
+    write {"version": 1, "tests": {nodeid: [lane, ...]}, "groups": {nodeid: xdist_group name}}.
+    Lanes come as {"name": expression or null}.
+--ci-shard=K/N|auto [--ci-plan=FILE] [--ci-timings=FILE]
+    Run shard K of N (1-based) of the tests left after -m/-k and other deselection; the rest are
+    deselected the pytest way. With --ci-plan, shard K is read from a plan manifest (`ci-toolkit plan`,
+    `ci-toolkit local --shard`); the tests collected here must be the ones the plan was made from
+    (checked by fingerprint, before any deselection). Without it, the shards are planned here from the
+    timing history in --ci-timings (or estimates alone): deterministically, so that every shard, and
+    every xdist worker of a shard (workers collect, the controller does not), plans the same split.
+    `auto` takes K/N from the environment: CI_TOOLKIT_SHARD="K/N", else GitLab (CI_NODE_INDEX,
+    CI_NODE_TOTAL, 1-based), CircleCI (CIRCLE_NODE_INDEX, CIRCLE_NODE_TOTAL, 0-based) or Buildkite
+    (BUILDKITE_PARALLEL_JOB, BUILDKITE_PARALLEL_JOB_COUNT, 0-based); none set: every test runs. Only
+    `auto` reads the environment, so a plain pytest run in a parallel CI job is never split unasked.
+--ci-scheduler=duration [--ci-timings=FILE]
+    With xdist (-n), hand tests to workers longest first from the timing history (ci_toolkit.scheduler).
 
 CI_TOOLKIT_WORKER_ENV (environment, not an option)
     {"VAR": {"gw0": value, "gw1": value, ...}}, set by `ci-toolkit local` for a lane whose services have
@@ -22,7 +36,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Generator, MutableMapping
+from collections.abc import Callable, Generator, Mapping, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +44,9 @@ import pytest
 
 RESULTS_PLUGIN = "ci_toolkit-results"
 COLLECT_PLUGIN = "ci_toolkit-collect"
+SHARD_PLUGIN = "ci_toolkit-shard"
+SCHEDULER_PLUGIN = "ci_toolkit-scheduler"
+GROUPS_PLUGIN = "ci_toolkit-groups"
 COLLECT_VERSION = 1
 _MESSAGE_LIMIT = 300
 
@@ -92,12 +109,46 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help='ci-toolkit: lanes for --ci-toolkit-collect, as {"lane": "marker expression" or null}.',
     )
+    group.addoption(
+        "--ci-shard",
+        metavar="K/N|auto",
+        default=None,
+        help="ci-toolkit: run only shard K of N (1-based); auto: K/N from the CI's environment.",
+    )
+    group.addoption(
+        "--ci-plan",
+        metavar="FILE",
+        default=None,
+        help="ci-toolkit: the plan manifest --ci-shard reads its tests from (default: plan here).",
+    )
+    group.addoption(
+        "--ci-timings",
+        metavar="FILE",
+        default=None,
+        help="ci-toolkit: timing history that --ci-shard and --ci-scheduler estimate durations from.",
+    )
+    group.addoption(
+        "--ci-scheduler",
+        choices=("duration", "xdist"),
+        default=None,
+        help="ci-toolkit: duration: hand tests to xdist workers longest first; xdist: xdist's --dist.",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if hasattr(config, "workerinput"):
-        return  # an xdist worker: the controller sees every report and does the recording
     base = config.invocation_params.dir
+    configure_shard(config, base)
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        if workerinput.get(SIDECAR_KEY):
+            config.pluginmanager.register(GroupReporter(Path(workerinput[SIDECAR_KEY])), GROUPS_PLUGIN)
+        return  # an xdist worker: the controller sees every report and does the recording
+    if config.getoption("ci_scheduler") == "duration":
+        # Inert without -n: only xdist's controller calls the hooks of this plugin.
+        timings = config.getoption("ci_timings")
+        config.pluginmanager.register(
+            SchedulerPlugin(base / timings if timings else None, config.rootpath), SCHEDULER_PLUGIN
+        )
     results = config.getoption("ci_toolkit_results")
     if results:
         config.pluginmanager.register(ResultsRecorder(base / results), RESULTS_PLUGIN)
@@ -124,7 +175,8 @@ class ResultsRecorder:
             report.nodeid,
             {"outcome": "passed", "setup": 0.0, "call": 0.0, "teardown": 0.0, "message": ""},
         )
-        entry[report.when] = round(float(report.duration), 6)
+        if report.when in ("setup", "call", "teardown"):  # xdist reports a worker's crash as "???"
+            entry[report.when] = round(float(report.duration), 6)
         outcome = _phase_outcome(report)
         if outcome is not None and _SEVERITY[outcome] > _SEVERITY[entry["outcome"]]:
             entry["outcome"] = outcome
@@ -157,7 +209,7 @@ def _phase_outcome(report: pytest.TestReport) -> str | None:
         if report.passed:
             return "xpassed"
     if report.failed:
-        return "failed" if report.when == "call" else "error"
+        return "error" if report.when in ("setup", "teardown") else "failed"
     if report.skipped:
         return "skipped"
     return None
@@ -214,9 +266,11 @@ class LaneCollector:
         known = {id(item) for item in collected}
         collected.extend(item for item in items if id(item) not in known)
         tests = {item.nodeid: self.select(item) for item in collected}
+        groups = {item.nodeid: name for item in collected if (name := xdist_group(item))}
         from ci_toolkit.atomic import write_text
 
-        write_text(self.path, json.dumps({"version": COLLECT_VERSION, "tests": tests}, indent=1) + "\n")
+        doc = {"version": COLLECT_VERSION, "tests": tests, "groups": groups}
+        write_text(self.path, json.dumps(doc, indent=1) + "\n")
         return result
 
     def select(self, item: pytest.Item) -> list[str]:
@@ -263,3 +317,286 @@ def mark_matcher(item: pytest.Item) -> Matcher:
             return MarkMatcher.from_item(item)
     names = {mark.name for mark in item.iter_markers()}  # pragma: no cover - last resort: names only
     return lambda name, /, **kwargs: name in names and not kwargs  # pragma: no cover
+
+
+# -- sharding ------------------------------------------------------------------------------------------
+
+SHARD_ENV = "CI_TOOLKIT_SHARD"  # "K/N", set by our GitHub action
+# (index variable, total variable, the index of the first shard) per CI, in the order they are tried.
+CI_SHARD_VARIABLES = (
+    ("CI_NODE_INDEX", "CI_NODE_TOTAL", 1),  # GitLab `parallel:`
+    ("CIRCLE_NODE_INDEX", "CIRCLE_NODE_TOTAL", 0),  # CircleCI `parallelism:`
+    ("BUILDKITE_PARALLEL_JOB", "BUILDKITE_PARALLEL_JOB_COUNT", 0),  # Buildkite `parallelism:`
+)
+_DIFF_EXAMPLES = 3
+PLAN_ERROR = "--ci-plan "  # how a plan mismatch's message starts
+
+
+def parse_shard(text: str, label: str = "--ci-shard") -> tuple[int, int]:
+    """ "K/N" -> (K, N), 1 <= K <= N; a ValueError whose message is one line starting with `label`."""
+    index, sep, total = text.strip().partition("/")
+    try:
+        if not sep:
+            raise ValueError
+        k, n = int(index), int(total)
+    except ValueError:
+        raise ValueError(f"{label} {text}: expected K/N, shard K of N counted from 1 (e.g. 2/4)") from None
+    if n < 1:
+        raise ValueError(f"{label} {text}: the number of shards must be at least 1")
+    if not 1 <= k <= n:
+        raise ValueError(f"{label} {text}: shard index must be 1-{n}")
+    return k, n
+
+
+def shard_from_env(environ: Mapping[str, str]) -> tuple[int, int, str] | None:
+    """(K, N, where it came from) from the first CI convention whose variables are set, else None."""
+    if environ.get(SHARD_ENV, "").strip():
+        return (*parse_shard(environ[SHARD_ENV], SHARD_ENV), SHARD_ENV)
+    for index_var, total_var, first in CI_SHARD_VARIABLES:
+        index, total = environ.get(index_var, "").strip(), environ.get(total_var, "").strip()
+        if not index or not total:
+            continue
+        label = f"{index_var}={index} {total_var}={total}"
+        try:
+            k, n = int(index) + 1 - first, int(total)
+        except ValueError:
+            raise ValueError(f"{label}: expected whole numbers") from None
+        if n < 1:
+            raise ValueError(f"{label}: {total_var} must be at least 1")
+        if not 1 <= k <= n:
+            raise ValueError(f"{label}: {index_var} must be {first}-{n - 1 + first}")
+        return k, n, f"{index_var}/{total_var}"
+    return None
+
+
+def configure_shard(config: pytest.Config, base: Path) -> None:
+    spec = config.getoption("ci_shard")
+    plan_file = config.getoption("ci_plan")
+    if spec is None:
+        if plan_file:
+            raise pytest.UsageError(f"--ci-plan {plan_file}: needs --ci-shard K/N (or auto)")
+        return
+    try:
+        if spec.strip() == "auto":
+            found = shard_from_env(os.environ)
+            if found is None:
+                config.pluginmanager.register(ShardNote(), SHARD_PLUGIN)
+                return
+            k, n, source = found
+        else:
+            (k, n), source = parse_shard(spec), "--ci-shard"
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    plan = read_plan(base / plan_file, n) if plan_file else None
+    timings = config.getoption("ci_timings")
+    selector = ShardSelector(k, n, source, plan, plan_file, base / timings if timings else None)
+    config.pluginmanager.register(selector, SHARD_PLUGIN)
+
+
+def read_plan(path: Path, shards: int) -> Any:
+    """The manifest as a ci_toolkit.planning Plan; any problem is one UsageError line."""
+    from ci_toolkit import planning
+    from ci_toolkit.errors import CiToolkitError
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise pytest.UsageError(f"--ci-plan {path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise pytest.UsageError(f"--ci-plan {path}: cannot read: {reason}") from None
+    try:
+        plan = planning.from_json(json.loads(text), f"--ci-plan {path}")
+    except ValueError as exc:
+        raise pytest.UsageError(f"--ci-plan {path}: not a plan manifest: not JSON ({exc})") from None
+    except CiToolkitError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if len(plan.shards) != shards:
+        raise pytest.UsageError(
+            f"--ci-plan {path}: the plan has {len(plan.shards)} shards, not {shards}; "
+            f"pass --ci-shard K/{len(plan.shards)} or make a plan with {shards} shards"
+        )
+    return plan
+
+
+class ShardNote:
+    """--ci-shard auto outside a parallel CI job: say that everything runs, rather than stay silent."""
+
+    def pytest_report_header(self) -> str:
+        return "ci-toolkit: --ci-shard auto: no shard in the environment, running every test"
+
+
+class ShardSelector:
+    """Keeps shard K's tests at collection. In an xdist session it acts in each worker, where the
+    tests are collected; every worker makes the same choice, so xdist sees identical collections."""
+
+    def __init__(
+        self, k: int, n: int, source: str, plan: Any, plan_file: str | None, timings: Path | None
+    ) -> None:
+        self.k, self.n, self.source = k, n, source
+        self.plan, self.plan_file, self.timings = plan, plan_file, timings
+        self.usage_error = False
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        # xdist's controller stopping on a worker's shouldfail set below: a usage error, as without xdist.
+        if str(excinfo.value).startswith(PLAN_ERROR):
+            self.usage_error = True
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.usage_error:
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR
+
+    def pytest_report_header(self) -> str:
+        origin = f"plan {self.plan_file}" if self.plan is not None else "planned here"
+        where = "" if self.source == "--ci-shard" else f" (from {self.source})"
+        return f"ci-toolkit: shard {self.k}/{self.n}{where}, {origin}"
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_collection_modifyitems(
+        self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+    ) -> Generator[None, None, None]:
+        # As a wrapper: the ids before anything deselects (what a plan's fingerprint covers) and before
+        # xdist's loadgroup appends "@group" to them; after the yield, what -m/-k and the rest left.
+        before = {id(item): item.nodeid for item in items}
+        result = yield
+        ids = [before.get(id(item), item.nodeid) for item in items]
+        try:
+            mine = self.choose(list(before.values()), ids, items, config)
+        except pytest.UsageError as exc:
+            if not hasattr(config, "workerinput"):
+                raise
+            # Raised in an xdist worker, the error would reach the controller as a crash of the
+            # worker after xdist had sent it tests: instead run nothing and stop the session with
+            # this message, which xdist passes on to the controller.
+            session.shouldfail = str(exc)
+            items[:] = []
+            return result
+        keep = [item for item, nodeid in zip(items, ids, strict=True) if nodeid in mine]
+        if len(keep) != len(items):
+            kept = {id(item) for item in keep}
+            config.hook.pytest_deselected(items=[item for item in items if id(item) not in kept])
+            items[:] = keep
+        return result
+
+    def choose(
+        self, collected: list[str], ids: list[str], items: list[pytest.Item], config: pytest.Config
+    ) -> set[str]:
+        from ci_toolkit import planning
+
+        if self.plan is not None:
+            check_fingerprint(self.plan, collected, self.plan_file or "")
+            return set(self.plan.shards[self.k - 1].tests)
+        from ci_toolkit import timings
+
+        project = timings.project_name(config.rootpath)
+        history = timings.load(self.timings, project) if self.timings else timings.empty(project)
+        keep_together, overhead = project_settings(config.rootpath)
+        groups = {
+            nodeid: name for nodeid, item in zip(ids, items, strict=True) if (name := xdist_group(item))
+        }
+        plan = planning.make_plan(
+            ids,
+            timings.Estimator(history),
+            self.n,
+            groups=groups,
+            keep_together=keep_together,
+            overhead=overhead,
+        )
+        return set(plan.shards[self.k - 1].tests) if self.k <= len(plan.shards) else set()
+
+
+def check_fingerprint(plan: Any, collected: Sequence[str], plan_file: str) -> None:
+    from ci_toolkit import planning
+
+    if planning.fingerprint(collected) == plan.fingerprint:
+        return
+    planned = {nodeid for shard in plan.shards for nodeid in shard.tests}
+    here = set(collected)
+    new, gone = sorted(here - planned), sorted(planned - here)
+    examples = [f"+{nodeid}" for nodeid in new[:_DIFF_EXAMPLES]] + [
+        f"-{nodeid}" for nodeid in gone[:_DIFF_EXAMPLES]
+    ]
+    raise pytest.UsageError(
+        f"{PLAN_ERROR}{plan_file}: the tests collected here differ from the plan's "
+        f"({len(new) + len(gone)} ids: {len(new)} not in the plan, {len(gone)} planned but not "
+        f"collected, e.g. {', '.join(examples)}); "
+        "every shard must collect the same tests: make the plan again from this checkout"
+    )
+
+
+def project_settings(root: Path) -> tuple[tuple[str, ...], float]:
+    """keep_together and shard_overhead from the project's [tool.ci-toolkit], defaults without one."""
+    from ci_toolkit import config as config_mod
+    from ci_toolkit.errors import ConfigError
+
+    pyproject = root / "pyproject.toml"
+    if not pyproject.is_file():
+        return (), 0.0
+    try:
+        loaded = config_mod.load(pyproject, cwd=root)
+    except ConfigError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    return tuple(getattr(loaded, "keep_together", ())), float(getattr(loaded, "shard_overhead", 0.0))
+
+
+def xdist_group(item: pytest.Item) -> str:
+    """The item's xdist_group name ("" for none), several joined the way xdist's loadgroup does."""
+    names = set()
+    for mark in item.iter_markers("xdist_group"):
+        name = mark.args[0] if mark.args else mark.kwargs.get("name")
+        if name is not None:
+            names.add(str(name))
+    return "_".join(sorted(names))
+
+
+# -- the duration scheduler's plumbing (the scheduler itself: ci_toolkit.scheduler) --------------------
+
+SIDECAR_KEY = "ci_toolkit_sidecar"  # workerinput: where workers leave what only collection knows
+
+
+class SchedulerPlugin:
+    """In the xdist controller: makes the scheduler and tells each worker where to write its groups
+    (the controller only receives node ids, and xdist_group marks are not part of them)."""
+
+    def __init__(self, timings: Path | None, root: Path) -> None:
+        self.timings, self.root = timings, root
+        self.sidecar: Path | None = None
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        if self.sidecar is None:
+            import tempfile
+
+            self.sidecar = Path(tempfile.mkdtemp(prefix="ci-toolkit-xdist-"))
+        node.workerinput[SIDECAR_KEY] = str(self.sidecar)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
+        from ci_toolkit import timings
+        from ci_toolkit.scheduler import DurationScheduling
+
+        project = timings.project_name(self.root)
+        history = timings.load(self.timings, project) if self.timings else timings.empty(project)
+        return DurationScheduling(config, log, estimate=timings.Estimator(history), sidecar=self.sidecar)
+
+    def pytest_unconfigure(self) -> None:
+        if self.sidecar is not None:
+            import shutil
+
+            shutil.rmtree(self.sidecar, ignore_errors=True)
+
+
+class GroupReporter:
+    """In an xdist worker: writes {nodeid: xdist_group} of the collected tests for the scheduler."""
+
+    def __init__(self, sidecar: Path) -> None:
+        self.sidecar = sidecar
+
+    @pytest.hookimpl(tryfirst=True)  # before xdist's own hook tells the controller collection is done
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        from ci_toolkit.atomic import write_text
+
+        groups = {item.nodeid: name for item in session.items if (name := xdist_group(item))}
+        worker = session.config.workerinput["workerid"]  # type: ignore[attr-defined]
+        write_text(self.sidecar / f"{worker}.json", json.dumps({"version": 1, "groups": groups}) + "\n")

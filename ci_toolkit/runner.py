@@ -6,6 +6,10 @@ Layout of output_dir (everything ci-toolkit writes while running lives here; pre
     results/<lane>.json     outcomes and durations, written by our pytest plugin
     coverage/<lane>/        the lane's coverage data (COVERAGE_FILE=coverage/<lane>/.coverage)
     .coverage               every lane and worker combined (merge.combine)
+    plan.json               with a shard (`local --shard K/N`): the plan every lane selects its share from
+    run.json                the shard run (or null) and each lane's wall time, for `ci-toolkit split-report`
+    shard-timings.json      with a shard: the timing history updated with this shard's durations (the
+                            project's history is left as it was: it is what every shard plans from)
 
 Each lane gets a directory of its own for coverage data because pytest-cov finishes by combining every
 `<COVERAGE_FILE>.*` it finds next to COVERAGE_FILE (that is how xdist workers' data reaches it), and
@@ -15,27 +19,34 @@ data of lane "a.slow".
 
 from __future__ import annotations
 
-import contextlib
+import dataclasses
+import json
 import os
 import shutil
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ci_toolkit import lanes as lanes_mod
 from ci_toolkit import merge
 from ci_toolkit.atomic import write_text
-from ci_toolkit.collect import autoload_enabled, collect, needs_collection, plugin_args, run_pytest
+from ci_toolkit.collect import autoload_enabled, collect_all, needs_collection, plugin_args, run_pytest
 from ci_toolkit.config import Config, Lane
 from ci_toolkit.errors import ConfigError, DataError
 from ci_toolkit.lanes import LaneCheck
 from ci_toolkit.results import LaneResult, load_outcomes
 from ci_toolkit.services.env import WORKER_ENV
 
+if TYPE_CHECKING:
+    from ci_toolkit.planning import Plan
+    from ci_toolkit.timings import TestTiming
+
 NO_TESTS = 5  # pytest's exit code when nothing was collected/selected
+RUN_VERSION = 1  # of run.json
+DEFAULT_TIMINGS = Path(".ci-toolkit/timings.json")  # until the config carries `timings`
 RESULTS_MISSING = 3  # pytest's "internal error": pytest claimed success but wrote no results
 
 _NOT_PACKAGES = frozenset(
@@ -60,6 +71,8 @@ class RunOutcome:
     lanes: tuple[LaneResult, ...]
     coverage_file: Path | None  # every lane and worker combined; None when no lane left coverage data
     check: LaneCheck | None  # None when there was nothing to check (one lane selecting every test)
+    shard: tuple[int, int] | None = None  # (K, N) of a sharded run
+    plan: Plan | None = None  # the plan a sharded run selected its share from
 
 
 @dataclass(frozen=True)
@@ -95,6 +108,18 @@ class RunPaths:
     def lane_coverage_file(self, lane: str) -> Path:
         return self.coverage / lane / ".coverage"
 
+    @property
+    def plan_file(self) -> Path:
+        return self.output_dir / "plan.json"
+
+    @property
+    def run_file(self) -> Path:
+        return self.output_dir / "run.json"
+
+    @property
+    def shard_timings_file(self) -> Path:
+        return self.output_dir / "shard-timings.json"
+
     def coverage_data_files(self) -> list[Path]:
         """Every coverage data file the lanes left: pytest-cov's combined one, plus any a crash left."""
         if not self.coverage.is_dir():
@@ -112,6 +137,9 @@ class RunPaths:
             shutil.rmtree(directory, ignore_errors=True)
         for suffix in ("", *_SQLITE_SIDE_FILES):
             Path(f"{self.coverage_file}{suffix}").unlink(missing_ok=True)
+        self.plan_file.unlink(missing_ok=True)
+        self.run_file.unlink(missing_ok=True)
+        self.shard_timings_file.unlink(missing_ok=True)
         for directory in (self.junit, self.results, self.coverage):
             directory.mkdir(parents=True, exist_ok=True)
         ignore = self.output_dir / ".gitignore"
@@ -120,7 +148,10 @@ class RunPaths:
 
 
 def run_lanes(
-    config: Config, extra_args: Sequence[str] = (), services: LaneServices | None = None
+    config: Config,
+    extra_args: Sequence[str] = (),
+    services: LaneServices | None = None,
+    shard: tuple[int, int] | None = None,
 ) -> RunOutcome:
     """Check the lanes against the collected tests, run every lane in order (a failing lane does not
     stop the others) and combine their coverage. Lane problems raise ConfigError before anything runs.
@@ -128,7 +159,11 @@ def run_lanes(
     With `services`, each lane's services are brought up before it and their variables passed to its
     pytest only. The collection run imports every conftest.py, and one that reads e.g. DATABASE_URL at
     import must find it there too, so when lanes need services and a collection run is needed, the
-    services of all lanes are started before it (a run with no lane needing services starts none)."""
+    services of all lanes are started before it (a run with no lane needing services starts none).
+
+    With `shard` (K, N): the collected tests of all lanes are planned into N shards once (plan.json),
+    every lane runs only its tests in shard K (`--ci-shard K/N --ci-plan plan.json`), and a lane with
+    none there is skipped."""
     paths = RunPaths.for_config(config)
     if paths.output_dir.resolve() == config.root.resolve():
         raise ConfigError(
@@ -136,16 +171,38 @@ def run_lanes(
         )
     paths.prepare()
     check: LaneCheck | None = None
-    if needs_collection(config):
-        with _environ(_collection_env(config, services)):
-            collected = collect(config, extra_args)
-        check = lanes_mod.check(collected, config)
+    plan: Plan | None = None
+    counts: dict[str, int] | None = None
+    if needs_collection(config) or shard is not None:
+        env = {**os.environ, **_collection_env(config, services)}
+        collected = collect_all(config, extra_args, env=env)
+        check = lanes_mod.check(collected.tests, config)
         found = lanes_mod.problems(check, config)
         if found:
             raise ConfigError(" -- also: ".join(found))
+        counts = dict(check.counts)
+        if shard is not None:
+            plan = plan_shards(config, collected.tests, shard[1], collected.groups, load_history(config))
+            write_text(paths.plan_file, json.dumps(_plan_json(plan), indent=1) + "\n")
+            mine = set(plan.shards[shard[0] - 1].tests) if shard[0] <= len(plan.shards) else set()
+            counts = {
+                lane.name: sum(1 for t in mine if lane.name in collected.tests.get(t, ()))
+                for lane in config.lanes
+            }
     results: list[LaneResult] = []
     for lane in config.lanes:
-        count = None if check is None else check.counts[lane.name]
+        count = None if counts is None else counts[lane.name]
+        if count == 0 and shard is not None and check is not None and check.counts[lane.name]:
+            _echo(f"== lane {lane.name}: no tests in shard {shard[0]}/{shard[1]}, skipped ==")
+            results.append(
+                LaneResult(
+                    lane.name,
+                    exit_code=NO_TESTS,
+                    wall_time=0.0,
+                    skipped_reason=f"no tests in shard {shard[0]}/{shard[1]}",
+                )
+            )
+            continue
         if count == 0:  # only allow_empty lanes get here: a pytest start-up to run nothing is saved
             _echo(f"== lane {lane.name}: no tests selected, skipped ==")
             results.append(
@@ -155,9 +212,79 @@ def run_lanes(
         extra_env: Mapping[str, str] = {}
         if services is not None and lane.services:
             extra_env = services.prepare_lane(lane, resolve_workers(config, lane))
-        results.append(run_lane(config, lane, paths, extra_args, tests=count, extra_env=extra_env))
+        results.append(
+            run_lane(config, lane, paths, extra_args, tests=count, extra_env=extra_env, shard=shard)
+        )
+    write_text(paths.run_file, json.dumps(run_record(results, shard), indent=1) + "\n")
     coverage_file = merge.combine(paths.coverage_data_files(), paths.coverage_file)
-    return RunOutcome(lanes=tuple(results), coverage_file=coverage_file, check=check)
+    return RunOutcome(lanes=tuple(results), coverage_file=coverage_file, check=check, shard=shard, plan=plan)
+
+
+def run_record(results: Sequence[LaneResult], shard: tuple[int, int] | None) -> dict[str, Any]:
+    """run.json: what `ci-toolkit split-report` needs besides the plan: which shard, and how long."""
+    return {
+        "version": RUN_VERSION,
+        "shard": None if shard is None else shard[0],
+        "shards": None if shard is None else shard[1],
+        "wall_time": round(sum(lane.wall_time for lane in results), 4),
+        "lanes": {lane.name: round(lane.wall_time, 4) for lane in results},
+    }
+
+
+# -- timings and shards ------------------------------------------------------------------------------
+
+
+def timings_path(config: Config) -> Path:
+    return config.root / getattr(config, "timings", DEFAULT_TIMINGS)  # an absolute path replaces root
+
+
+def load_history(config: Config) -> Any:
+    from ci_toolkit import timings
+
+    return timings.load(timings_path(config), timings.project_name(config.root))
+
+
+def plan_shards(
+    config: Config,
+    assignment: Mapping[str, Sequence[str]],
+    shards: int,
+    groups: Mapping[str, str],
+    history: Any,
+) -> Plan:
+    """Every collected test into `shards` shards, priced in wall seconds of the lanes that run it.
+
+    A lane runs its tests on W workers at once, so a test costs its shard about 1/W of its own
+    seconds; a test no lane selects never runs and costs nothing (it is planned all the same: the
+    plan's fingerprint covers every collected test, which is what each lane's pytest checks)."""
+    from ci_toolkit import planning, timings
+
+    estimator = timings.Estimator(history, {t: names[0] for t, names in assignment.items() if names})
+    share = {lane.name: 1 / max(resolve_workers(config, lane), 1) for lane in config.lanes}
+    zero = timings.TestTiming(0.0, 0.0, 0.0, runs=0, last_seen=0)
+
+    def estimate(nodeid: str) -> TestTiming:
+        scale = sum(share.get(name, 0.0) for name in assignment.get(nodeid, ()))
+        if not scale:
+            return zero
+        timing = estimator(nodeid)
+        return dataclasses.replace(
+            timing, setup=timing.setup * scale, call=timing.call * scale, teardown=timing.teardown * scale
+        )
+
+    return planning.make_plan(
+        list(assignment),
+        estimate,
+        shards,
+        groups=groups,
+        keep_together=tuple(getattr(config, "keep_together", ())),
+        overhead=float(getattr(config, "shard_overhead", 0.0)),
+    )
+
+
+def _plan_json(plan: Plan) -> dict[str, Any]:
+    from ci_toolkit import planning
+
+    return planning.to_json(plan)
 
 
 def run_lane(
@@ -169,12 +296,13 @@ def run_lane(
     tests: int | None = None,
     python: str = sys.executable,
     extra_env: Mapping[str, str] | None = None,
+    shard: tuple[int, int] | None = None,
 ) -> LaneResult:
     """Run one lane with pytest's output going straight to the terminal; `tests` only feeds the header,
     `extra_env` (the lane's service variables) goes to its pytest."""
     results_file = paths.results_file(lane.name)
     results_file.unlink(missing_ok=True)  # a stale file must never stand in for this run's
-    cmd = lane_command(config, lane, paths, extra_args, python, autoload=autoload_enabled())
+    cmd = lane_command(config, lane, paths, extra_args, python, autoload=autoload_enabled(), shard=shard)
     env = {**os.environ, **(extra_env or {}), **lane_env(lane, paths)}
     if WORKER_ENV not in (extra_env or {}):
         # One inherited from a surrounding run would point this lane's workers at someone else's databases.
@@ -218,6 +346,7 @@ def lane_command(
     python: str = sys.executable,
     *,
     autoload: bool = True,
+    shard: tuple[int, int] | None = None,
 ) -> list[str]:
     """The lane's pytest command line. Ours comes first so the project's and the user's args can override."""
     cmd = [python, "-m", "pytest", *plugin_args(autoload)]
@@ -226,6 +355,10 @@ def lane_command(
     workers = resolve_workers(config, lane)
     # `-n 0` rather than nothing: a `-n` in the project's addopts must not parallelise a serial lane.
     cmd += ["-n", str(workers), "--dist", "load"] if workers else ["-n", "0"]
+    if workers and getattr(config, "scheduler", "duration") == "duration":
+        cmd += ["--ci-scheduler", "duration", f"--ci-timings={timings_path(config)}"]
+    if shard is not None:
+        cmd += [f"--ci-shard={shard[0]}/{shard[1]}", f"--ci-plan={paths.plan_file}"]
     cmd += [f"--cov={source}" for source in coverage_sources(config)]
     if config.coverage.branch:
         cmd.append("--cov-branch")
@@ -287,21 +420,6 @@ def _collection_env(config: Config, services: LaneServices | None) -> Mapping[st
     if services is None or not names:
         return {}
     return services.ensure(list(dict.fromkeys(names)))
-
-
-@contextlib.contextmanager
-def _environ(extra: Mapping[str, str]) -> Iterator[None]:
-    """`extra` in os.environ for the block: collect() starts its pytest with our environment."""
-    saved = {name: os.environ.get(name) for name in extra}
-    os.environ.update(extra)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def _echo(line: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import os
 import signal
@@ -54,6 +55,9 @@ def test_lane_command_puts_ours_first_and_the_projects_and_users_args_last(tmp_p
         "3",
         "--dist",
         "load",
+        "--ci-scheduler",
+        "duration",
+        f"--ci-timings={tmp_path}/.ci-toolkit/timings.json",
         "--cov=app",
         "--cov=src/lib",
         "--cov-branch",
@@ -66,6 +70,27 @@ def test_lane_command_puts_ours_first_and_the_projects_and_users_args_last(tmp_p
         "-k",
         "db",
     ]
+
+
+def test_lane_command_scheduler_and_shard(tmp_path: Path) -> None:
+    config = Config(root=tmp_path, workers=2, coverage=CoverageConfig(source=("app",)))
+    paths = RunPaths(tmp_path / "out")
+    cmd = lane_command(config, Lane("all"), paths, python="py", shard=(2, 3))
+    assert cmd[3:11] == [
+        "-n",
+        "2",
+        "--dist",
+        "load",
+        "--ci-scheduler",
+        "duration",
+        f"--ci-timings={tmp_path}/.ci-toolkit/timings.json",
+        "--ci-shard=2/3",
+    ]
+    assert cmd[11] == f"--ci-plan={tmp_path}/out/plan.json"
+    # scheduler = "xdist" opts out; a serial lane has nothing to schedule.
+    xdist = lane_command(dataclasses.replace(config, scheduler="xdist"), Lane("all"), paths, python="py")
+    assert "--ci-scheduler" not in xdist
+    assert "--ci-scheduler" not in lane_command(config, Lane("all", workers=0), paths, python="py")
 
 
 def test_lane_command_without_xdist_markers_or_branch(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from ci_toolkit.results import LaneResult
 if TYPE_CHECKING:
     from ci_toolkit.config import Config
     from ci_toolkit.gate import Verdict
+    from ci_toolkit.planning import Plan
 
 
 def run(
@@ -25,6 +26,7 @@ def run(
     color: bool | None,
     pytest_args: Sequence[str],
     backend: str | None = None,
+    shard: str | None = None,
 ) -> int:
     from ci_toolkit import config as config_mod
     from ci_toolkit import runner
@@ -35,16 +37,21 @@ def run(
     config = config_mod.load(config_path)
     if only_lanes:
         config = select_lanes(config, only_lanes)
+    shard_spec = parse_shard_option(shard) if shard is not None else None
 
     needed = list(dict.fromkeys(name for lane in config.lanes for name in lane.services))
     # SIGTERM (a cancelled CI job) must stop the services as surely as Ctrl-C does; leaving the block
     # stops every service the run started, before the gate and the summary.
     with sigterm_as_interrupt(), Services(config, backend=backend) as services:
         services.clean_leftovers(needed)
-        outcome = runner.run_lanes(config, tuple(pytest_args), services if needed else None)
+        outcome = runner.run_lanes(config, tuple(pytest_args), services if needed else None, shard=shard_spec)
+    # Only a run that finished gets here (an interrupt raises): its durations join the history.
+    record_timings(config, outcome.lanes, sharded=shard_spec is not None)
 
     verdict: Verdict | None = None
     notes = [services.summary()]
+    if outcome.plan is not None and shard_spec is not None:
+        click.echo(split_quality(outcome.plan, shard_spec, outcome.lanes))
     codes = {lane.exit_code for lane in outcome.lanes if lane.skipped_reason is None}
     if 4 in codes:
         # pytest rejected the arguments and printed why; there is nothing to gate.
@@ -54,10 +61,19 @@ def run(
         notes.append(
             f"coverage gate skipped: only lane(s) {', '.join(only_lanes)} ran; run all lanes to gate"
         )
+    elif shard_spec is not None:
+        # One shard measures part of the code: gating it alone would fail for the wrong reason.
+        notes.append(
+            f"coverage gate skipped: shard {shard_spec[0]}/{shard_spec[1]} ran part of the suite; "
+            "combine every shard's coverage data and run `ci-toolkit gate` on it"
+        )
     elif any(lane.skipped_reason is None and lane.exit_code != 5 for lane in outcome.lanes):
         verdict = judge(outcome.coverage_file, config)
 
     code = exit_code(outcome.lanes, verdict)
+    if code == ExitCode.NO_TESTS and outcome.plan is not None and shard_spec is not None:
+        # Fewer units than shards leaves a shard empty by design: nothing to do is not a failure.
+        code = ExitCode.OK if not outcome.plan.shards[shard_spec[0] - 1].tests else code
     note = "\nnote: ".join(n for n in notes if n) or None  # the summary prefixes the first "note: "
     started = [dataclasses.asdict(s) for s in services.started]
     publish(
@@ -90,3 +106,54 @@ def exit_code(lanes: Sequence[LaneResult], verdict: Verdict | None) -> ExitCode:
     if verdict is not None and not verdict.passed:
         return ExitCode.GATE_FAILED
     return ExitCode.OK
+
+
+def parse_shard_option(text: str) -> tuple[int, int]:
+    from ci_toolkit.pytest_plugin import parse_shard
+
+    try:
+        return parse_shard(text, "--shard")
+    except ValueError as exc:
+        raise CiToolkitError(str(exc)) from None
+
+
+def record_timings(config: Config, lanes: Sequence[LaneResult], *, sharded: bool = False) -> None:
+    """Fold this run's measured durations into the timing history (tests that ran, failed ones too).
+
+    A shard's go to <output_dir>/shard-timings.json instead: the project's history must stay what every
+    shard of the run plans from (run one after another here, a shard would change the next one's plan);
+    `ci-toolkit timings merge` combines the shards' files afterwards."""
+    from ci_toolkit import runner, timings
+
+    observed: dict[str, timings.Observation] = {}
+    for lane in lanes:
+        observed.update(timings.observations_from_results(lane.outcomes, lane.name))
+    if not observed:
+        return  # nothing ran (every lane skipped or crashed): no run to count
+    path = runner.timings_path(config)
+    history = timings.load(path, timings.project_name(config.root))
+    if sharded:
+        path = runner.RunPaths.for_config(config).shard_timings_file
+    updated = timings.update(
+        history,
+        observed,
+        alpha=getattr(config, "timings_alpha", 0.3),
+        prune_after=getattr(config, "timings_prune_after", 10),
+    )
+    try:
+        timings.save(path, updated)
+    except OSError as exc:  # advisory data: a read-only checkout must not fail the run
+        timings.warn(f"{path}: timing history not saved: {exc.strerror or exc}")
+
+
+def split_quality(plan: Plan, shard: tuple[int, int], lanes: Sequence[LaneResult]) -> str:
+    """One line: this shard's predicted against its realised wall time, and where the plan stands."""
+    k, n = shard
+    predicted = plan.shards[k - 1].predicted if k <= len(plan.shards) else 0.0
+    realised = sum(lane.wall_time for lane in lanes)
+    ratio = f" ({realised / predicted:.2f}x)" if predicted > 0 else ""
+    return (
+        f"shard {k}/{n}: predicted {predicted:.1f}s, realised {realised:.1f}s{ratio}; "
+        f"plan makespan {plan.makespan:.1f}s, lower bound {plan.lower_bound:.1f}s "
+        f"(`ci-toolkit split-report` on every shard's output dir gives the idle fraction)"
+    )

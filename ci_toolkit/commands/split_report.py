@@ -1,0 +1,236 @@
+"""`ci-toolkit split-report DIR...`: how well a sharded run was split, from every shard's output dir.
+
+Each DIR is the output_dir of one `ci-toolkit local --shard K/N` run (in CI: each shard job's uploaded
+artefact): plan.json (the plan all shards selected from), run.json (which shard, each lane's wall time)
+and results/*.json (what ran). Printed: predicted against realised seconds per shard, the slowest shard
+against the plan's lower bound, and the idle fraction 1 - mean/max of the realised times: the share
+of the paid machine time spent waiting for the slowest shard.
+
+Only click and the standard library are imported at module level: `ci-toolkit --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+REPORT_VERSION = 1
+_EXAMPLES = 3
+
+
+@dataclass(frozen=True)
+class ShardRun:
+    """What one shard's output dir says about its run."""
+
+    directory: Path
+    index: int
+    shards: int
+    realised: float  # seconds: the shard's lanes' wall time
+    lanes: Mapping[str, float]
+    ran: tuple[str, ...]  # node ids in its results files
+    plan: Any  # ci_toolkit.planning.Plan
+
+
+@dataclass(frozen=True)
+class ShardLine:
+    index: int
+    predicted: float
+    realised: float
+    tests: int
+
+
+@dataclass(frozen=True)
+class SplitReport:
+    shards: int  # N
+    lines: tuple[ShardLine, ...]  # the shards given, by index
+    missing: tuple[int, ...]  # shard indices no DIR was given for
+    makespan: float  # predicted, the plan's
+    lower_bound: float
+    slowest: float  # realised
+    idle_fraction: float  # 1 - mean/max realised over the shards given
+    twice: tuple[str, ...]  # node ids that ran in more than one shard
+
+    @property
+    def slowest_vs_bound(self) -> float | None:
+        return self.slowest / self.lower_bound if self.lower_bound > 0 else None
+
+
+@click.command("split-report")
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also write the report as JSON to this file.",
+)
+@click.argument("dirs", nargs=-1, required=True, type=click.Path(path_type=Path, file_okay=False))
+def command(json_path: Path | None, dirs: tuple[Path, ...]) -> None:
+    """Predicted against realised time per shard, and the idle fraction, from each shard's output dir.
+
+    Each DIR is the output_dir of one `ci-toolkit local --shard K/N` run.
+    """
+    from ci_toolkit.errors import CiToolkitError
+
+    try:
+        report = summarize([read_shard_dir(directory) for directory in dirs])
+        click.echo(render(report))
+        if json_path is not None:
+            from ci_toolkit.atomic import write_text
+
+            write_text(json_path, json.dumps(to_json(report), indent=1) + "\n")
+    except CiToolkitError as exc:
+        click.echo(f"ci-toolkit: error: {exc}", err=True)
+        sys.exit(int(exc.exit_code))
+
+
+# -- reading (the edge) ---------------------------------------------------------------------------------
+
+
+def read_shard_dir(directory: Path) -> ShardRun:
+    from ci_toolkit import planning
+    from ci_toolkit.errors import DataError
+    from ci_toolkit.results import load_outcomes
+
+    plan = planning.from_json(_read_json(directory / "plan.json", "plan"), str(directory / "plan.json"))
+    run_file = directory / "run.json"
+    run = _read_json(run_file, "run record")
+    index, shards, lanes = run.get("shard"), run.get("shards"), run.get("lanes")
+    if index is None:
+        raise DataError(f"{run_file}: not a sharded run; run `ci-toolkit local --shard K/N`")
+    if not (_whole(index) and _whole(shards) and 1 <= index <= shards and isinstance(lanes, dict)):
+        raise DataError(f'{run_file}: malformed run record (needs "shard", "shards" and "lanes")')
+    if len(plan.shards) != shards:
+        raise DataError(
+            f"{run_file}: shard {index}/{shards}, but its plan.json has {len(plan.shards)} shards"
+        )
+    seconds = {}
+    for lane, value in lanes.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise DataError(f"{run_file}: lane {lane}: wall time must be a number of seconds >= 0")
+        seconds[str(lane)] = float(value)
+    ran: list[str] = []
+    for path in sorted((directory / "results").glob("*.json")):
+        ran.extend(outcome.nodeid for outcome in load_outcomes(path) if outcome.outcome != "skipped")
+    return ShardRun(directory, index, shards, sum(seconds.values()), seconds, tuple(ran), plan)
+
+
+def _read_json(path: Path, what: str) -> dict[str, Any]:
+    from ci_toolkit.errors import DataError
+
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"{path}: no {what} here: is this the output dir of a `local --shard` run?") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{path}: cannot read {what}: {getattr(exc, 'strerror', None) or exc}") from None
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: {what} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(doc, dict):
+        raise DataError(f"{path}: not a ci-toolkit {what}")
+    return doc
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+# -- the pure core --------------------------------------------------------------------------------------
+
+
+def summarize(runs: Sequence[ShardRun]) -> SplitReport:
+    """The shards' runs (of one plan) as one report; DataError when they do not belong together."""
+    from ci_toolkit.errors import DataError
+
+    first = runs[0]
+    by_index: dict[int, ShardRun] = {}
+    for run in runs:
+        if run.plan.fingerprint != first.plan.fingerprint or run.shards != first.shards:
+            raise DataError(
+                f"{run.directory}: planned from other tests than {first.directory} (plan fingerprints "
+                f"{run.plan.fingerprint} and {first.plan.fingerprint}): not shards of one run"
+            )
+        if run.index in by_index:
+            raise DataError(
+                f"shard {run.index}/{run.shards} given twice: "
+                f"{by_index[run.index].directory} and {run.directory}"
+            )
+        by_index[run.index] = run
+    plan = first.plan
+    lines = tuple(
+        ShardLine(k, plan.shards[k - 1].predicted, by_index[k].realised, len(set(by_index[k].ran)))
+        for k in sorted(by_index)
+    )
+    realised = [line.realised for line in lines]
+    slowest = max(realised)
+    seen: dict[str, int] = {}
+    twice: set[str] = set()
+    for run in by_index.values():
+        for nodeid in set(run.ran):
+            if nodeid in seen and seen[nodeid] != run.index:
+                twice.add(nodeid)
+            seen[nodeid] = run.index
+    return SplitReport(
+        shards=first.shards,
+        lines=lines,
+        missing=tuple(k for k in range(1, first.shards + 1) if k not in by_index),
+        makespan=plan.makespan,
+        lower_bound=plan.lower_bound,
+        slowest=slowest,
+        idle_fraction=1 - (sum(realised) / len(realised)) / slowest if slowest > 0 else 0.0,
+        twice=tuple(sorted(twice)),
+    )
+
+
+def render(report: SplitReport) -> str:
+    n = report.shards
+    out = [
+        f"split quality: {len(report.lines)} of {n} shards",
+        "  shard     predicted   realised   ratio  tests",
+    ]
+    for line in report.lines:
+        ratio = f"{line.realised / line.predicted:5.2f}x" if line.predicted > 0 else "     -"
+        label = f"{line.index}/{n}"
+        out.append(f"  {label:<8}{line.predicted:9.1f}s {line.realised:9.1f}s  {ratio}  {line.tests:5d}")
+    bound = report.slowest_vs_bound
+    against = f" = {bound:.2f}x the lower bound {report.lower_bound:.1f}s" if bound is not None else ""
+    out.append(
+        f"slowest shard: {report.slowest:.1f}s realised{against} (plan makespan {report.makespan:.1f}s)"
+    )
+    out.append(f"idle fraction: {report.idle_fraction:.1%} of the shards' time waiting for the slowest")
+    if report.missing:
+        out.append(f"note: no output dir given for shard(s) {', '.join(str(k) for k in report.missing)}")
+    if report.twice:
+        shown = ", ".join(report.twice[:_EXAMPLES])
+        out.append(f"warning: {len(report.twice)} test(s) ran in more than one shard, e.g. {shown}")
+    return "\n".join(out)
+
+
+def to_json(report: SplitReport) -> dict[str, Any]:
+    return {
+        "version": REPORT_VERSION,
+        "shards": report.shards,
+        "reported": [
+            {
+                "index": line.index,
+                "predicted": line.predicted,
+                "realised": round(line.realised, 4),
+                "tests": line.tests,
+            }
+            for line in report.lines
+        ],
+        "missing": list(report.missing),
+        "makespan": report.makespan,
+        "lower_bound": report.lower_bound,
+        "slowest": round(report.slowest, 4),
+        "slowest_vs_lower_bound": None
+        if report.slowest_vs_bound is None
+        else round(report.slowest_vs_bound, 4),
+        "idle_fraction": round(report.idle_fraction, 4),
+        "ran_in_several_shards": list(report.twice),
+    }
