@@ -33,9 +33,16 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ci_toolkit import lanes as lanes_mod
 from ci_toolkit import merge
 from ci_toolkit.atomic import write_text
-from ci_toolkit.collect import autoload_enabled, collect_all, needs_collection, plugin_args, run_pytest
+from ci_toolkit.collect import (
+    Collected,
+    autoload_enabled,
+    collect_all,
+    needs_collection,
+    plugin_args,
+    run_pytest,
+)
 from ci_toolkit.config import Config, Lane
-from ci_toolkit.errors import ConfigError, DataError
+from ci_toolkit.errors import CiToolkitError, ConfigError, DataError
 from ci_toolkit.lanes import LaneCheck
 from ci_toolkit.results import LaneResult, load_outcomes
 from ci_toolkit.services.env import WORKER_ENV
@@ -61,6 +68,9 @@ class LaneServices(Protocol):
 
     def ensure(self, names: Sequence[str]) -> Mapping[str, str]:
         """Start these services if not running yet; their exported variables."""
+
+    def start_background(self, names: Sequence[str]) -> None:
+        """Begin starting these services without waiting; ensure() waits."""
 
     def prepare_lane(self, lane: Lane, workers: int) -> Mapping[str, str]:
         """The lane's services up, per-worker databases created; the variables for its pytest."""
@@ -156,10 +166,11 @@ def run_lanes(
     """Check the lanes against the collected tests, run every lane in order (a failing lane does not
     stop the others) and combine their coverage. Lane problems raise ConfigError before anything runs.
 
-    With `services`, each lane's services are brought up before it and their variables passed to its
-    pytest only. The collection run imports every conftest.py, and one that reads e.g. DATABASE_URL at
-    import must find it there too, so when lanes need services and a collection run is needed, the
-    services of all lanes are started before it (a run with no lane needing services starts none).
+    With `services`, the services of every lane start in the background at once, so their start-up
+    overlaps the collection run and the lanes that need none; a lane that needs them waits for them,
+    and their variables go to its pytest only. The collection run does without them, which is
+    right unless a conftest.py needs e.g. DATABASE_URL at import: then that collection fails, and it
+    is run again once the services are up, with their variables.
 
     With `shard` (K, N): the collected tests of all lanes are planned into N shards once (plan.json),
     every lane runs only its tests in shard K (`--ci-shard K/N --ci-plan plan.json`), and a lane with
@@ -173,9 +184,11 @@ def run_lanes(
     check: LaneCheck | None = None
     plan: Plan | None = None
     counts: dict[str, int] | None = None
+    wanted = list(dict.fromkeys(name for lane in config.lanes for name in lane.services))
+    if services is not None and wanted:
+        services.start_background(wanted)
     if needs_collection(config) or shard is not None:
-        env = {**os.environ, **_collection_env(config, services)}
-        collected = collect_all(config, extra_args, env=env)
+        collected = _collect(config, extra_args, services if wanted else None, wanted)
         check = lanes_mod.check(collected.tests, config)
         found = lanes_mod.problems(check, config)
         if found:
@@ -415,11 +428,18 @@ def detect_sources(root: Path, pyproject: Path | None = None) -> tuple[str, ...]
     return tuple(found)
 
 
-def _collection_env(config: Config, services: LaneServices | None) -> Mapping[str, str]:
-    names = [name for lane in config.lanes for name in lane.services]
-    if services is None or not names:
-        return {}
-    return services.ensure(list(dict.fromkeys(names)))
+def _collect(
+    config: Config, extra_args: Sequence[str], services: LaneServices | None, names: Sequence[str]
+) -> Collected:
+    """The collection run, while the services start; again with their variables if it needed them."""
+    try:
+        return collect_all(config, extra_args)
+    except CiToolkitError:
+        if services is None:
+            raise
+    env = {**os.environ, **services.ensure(names)}
+    _echo("ci-toolkit: collection failed without the services' variables; collecting again with them")
+    return collect_all(config, extra_args, env=env)
 
 
 def _echo(line: str) -> None:

@@ -27,17 +27,24 @@ Fixtures: ``sample_project`` (session scope, shared: never modify it; give each 
 ``output_dir`` if you run lanes on it), ``sample_project_factory`` (function scope: ``factory(name,
 **kwargs)`` makes a fresh project under tmp_path, for tests that change files) and
 ``sample_project_maker`` (session scope: make_sample_project itself, for broader-scoped fixtures).
+
+``world`` (function scope): a support.World, a private TMPDIR for servers plus a record directory, for
+tests that run `ci-toolkit` with services and check that nothing is left running afterwards.
+tests/support.py holds what such tests share: cli_env(), run_ci_toolkit(), Run and World.
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import textwrap
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support import World
 
 from ci_toolkit.config import Config
 
@@ -212,3 +219,17 @@ def sample_project_factory(tmp_path: Path) -> Callable[..., SampleProject]:
         return make_sample_project(tmp_path / name, **kwargs)
 
     return factory
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    # Not under tmp_path: as root the servers run as an unprivileged user, who cannot enter
+    # pytest's 0700 temp root; and a short path keeps unix socket paths under their length limit.
+    tmpdir = Path(tempfile.mkdtemp(prefix="ci-e2e-", dir="/tmp"))
+    tmpdir.chmod(0o755)
+    records = tmp_path / "records"
+    records.mkdir()
+    try:
+        yield World(tmpdir, records)
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)

@@ -12,17 +12,16 @@ plugin installed here, which keeps the file fast.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from support import TIMEOUT, Run, cli_env, run_ci_toolkit
 
 from ci_toolkit import __version__
 from ci_toolkit.errors import ExitCode
@@ -34,8 +33,6 @@ pytestmark = pytest.mark.e2e
 
 Factory = Callable[..., "SampleProject"]
 
-# A hang must fail the test rather than the whole suite's job; this is a safety net, not a timing check.
-_TIMEOUT = 300
 _SUMMARY_LINE = re.compile(r"ci-toolkit: \d+ passed, \d+ failed, \d+ skipped")
 
 THREE_LANES = """
@@ -100,58 +97,8 @@ FAILING_TEST = """\
     """
 
 
-@dataclass(frozen=True)
-class Run:
-    """One finished `ci-toolkit` process."""
-
-    args: tuple[str, ...]
-    code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def output(self) -> str:
-        return self.stdout + self.stderr
-
-    @property
-    def last_line(self) -> str:
-        lines = self.stdout.rstrip("\n").splitlines()
-        return lines[-1] if lines else ""
-
-    def describe(self) -> str:
-        """Shown when an assertion fails: the command and everything it wrote."""
-        command = " ".join(("ci-toolkit", *self.args))
-        return f"{command} -> {self.code}\n--- stdout\n{self.stdout}--- stderr\n{self.stderr}"
-
-
-def cli_env(*, autoload: bool = False) -> dict[str, str]:
-    """Our environment minus what would make the child think it runs inside this test session
-    (an xdist worker, pytest-cov's subprocess measurement) or change its output (debug tracebacks)."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("PYTEST_XDIST_", "COV_CORE_"))
-        and key not in ("PYTEST_CURRENT_TEST", "PYTEST_ADDOPTS", "CI_TOOLKIT_DEBUG")
-    }
-    env.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
-    if not autoload:
-        env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-    return env
-
-
 def ci_toolkit(*args: str | Path, cwd: Path, autoload: bool = False) -> Run:
-    argv = tuple(str(arg) for arg in args)
-    proc = subprocess.run(
-        [sys.executable, "-m", "ci_toolkit", *argv],
-        cwd=cwd,
-        env=cli_env(autoload=autoload),
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=_TIMEOUT,
-        check=False,
-    )
-    return Run(argv, proc.returncode, proc.stdout, proc.stderr)
+    return run_ci_toolkit(*args, cwd=cwd, autoload=autoload)
 
 
 def coverage_json(project: SampleProject, data_file: Path, out: str) -> Path:
@@ -163,7 +110,7 @@ def coverage_json(project: SampleProject, data_file: Path, out: str) -> Path:
         env=cli_env(),
         capture_output=True,
         text=True,
-        timeout=_TIMEOUT,
+        timeout=TIMEOUT,
         check=True,
     )
     return project.root / out

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from support import processes_mentioning
 
 from ci_toolkit.services import binaries, catalog
 from ci_toolkit.services.base import Endpoint, ServiceError, ServiceSpec
@@ -44,20 +45,7 @@ def _url(spec: ServiceSpec, endpoint: Endpoint, database: str | None = None) -> 
 
 def _leftovers(marker: str) -> list[str]:
     """Processes whose command line or working directory mentions `marker`, and temp dirs named by it."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            cwd = os.readlink(entry / "cwd")
-        except OSError:
-            continue
-        state = (
-            (entry / "stat").read_text().rsplit(")", 1)[-1].split()[0] if (entry / "stat").exists() else ""
-        )
-        if (marker in cmdline or marker in cwd) and state != "Z":
-            found.append(f"pid {entry.name}: {cmdline}")
+    found = processes_mentioning(marker)
     where = Path(marker) if marker.startswith("/") else Path(tempfile.gettempdir()) / marker
     found += [str(p) for p in where.parent.glob(f"{where.name}*")]
     return found

@@ -16,18 +16,15 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
-import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from support import TIMEOUT, World
 
 from ci_toolkit.services.base import ServiceSpec
 
@@ -37,7 +34,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.e2e
 
 Factory = Callable[..., "SampleProject"]
-_TIMEOUT = 180  # a safety net against a hang, not a timing check
 
 
 def _native_missing() -> str | None:
@@ -169,98 +165,6 @@ SLEEPER = """\
     """
 
 
-@dataclass(frozen=True)
-class Run:
-    code: int
-    stdout: str
-    stderr: str
-
-    def describe(self) -> str:
-        return f"exit {self.code}\n--- stdout\n{self.stdout}--- stderr\n{self.stderr}"
-
-
-@dataclass
-class World:
-    """One private TMPDIR for the servers and one record dir for the sample tests."""
-
-    tmpdir: Path
-    records: Path
-
-    def env(self) -> dict[str, str]:
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("PYTEST_XDIST_", "COV_CORE_"))
-            and key not in ("PYTEST_CURRENT_TEST", "PYTEST_ADDOPTS", "CI_TOOLKIT_DEBUG", "GITHUB_ENV")
-        }
-        env.update(PYTEST_DISABLE_PLUGIN_AUTOLOAD="1", TMPDIR=str(self.tmpdir), RECORD_DIR=str(self.records))
-        return env
-
-    def run(self, project: Path, *args: str) -> Run:
-        proc = subprocess.run(
-            [sys.executable, "-m", "ci_toolkit", *args],
-            cwd=project, env=self.env(), capture_output=True, text=True, timeout=_TIMEOUT, check=False,
-        )  # fmt: skip
-        return Run(proc.returncode, proc.stdout, proc.stderr)
-
-    def start(self, project: Path, *args: str) -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [sys.executable, "-m", "ci_toolkit", *args],
-            cwd=project, env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
-
-    def record(self, name: str) -> dict[str, str]:
-        data: dict[str, str] = json.loads((self.records / f"{name}.json").read_text())
-        return data
-
-    def ours(self, *also: Path) -> list[str]:
-        """Processes whose command line or working directory lies under our TMPDIR (or `also`)."""
-        prefixes = [str(self.tmpdir), *map(str, also)]
-        found: list[str] = []
-        for proc in Path("/proc").iterdir():
-            if not proc.name.isdigit() or int(proc.name) == os.getpid():
-                continue
-            try:
-                cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-                cwd = os.readlink(proc / "cwd")
-            except OSError:
-                continue
-            if any(prefix in cmdline or cwd.startswith(prefix) for prefix in prefixes):
-                found.append(f"{proc.name}: {cmdline.strip()} (cwd {cwd})")
-        return found
-
-    def data_dirs(self) -> list[str]:
-        # The binaries/initdb cache is shared on purpose; everything else of ours is per service.
-        return sorted(
-            p.name
-            for p in self.tmpdir.iterdir()
-            if p.name.startswith("ci-toolkit-") and not p.name.startswith("ci-toolkit-cache-")
-        )
-
-    def assert_nothing_left(self, project: Path) -> None:
-        deadline = time.monotonic() + 10  # processes killed a moment ago may still be being reaped
-        while self.ours(project) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert self.ours(project) == []
-        assert self.data_dirs() == []
-        state = project / ".ci-toolkit" / "services" / "state.json"
-        assert not state.exists(), state.read_text()
-
-
-@pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    # Not under tmp_path: as root the servers run as an unprivileged user, who cannot enter
-    # pytest's 0700 temp root; and a short path keeps unix socket paths under their length limit.
-    tmpdir = Path(tempfile.mkdtemp(prefix="ci-e2e-", dir="/tmp"))
-    tmpdir.chmod(0o755)
-    records = tmp_path / "records"
-    records.mkdir()
-    try:
-        yield World(tmpdir, records)
-    finally:
-        shutil.rmtree(tmpdir, ignore_errors=True)
-
-
 def two_lane_project(factory: Factory) -> SampleProject:
     return factory(
         files={
@@ -312,12 +216,37 @@ def test_local_gives_each_xdist_worker_its_own_database(
     for worker, data in seen.items():
         assert data["database"] == f"app_{worker}"  # what the conftest read at import
         assert data["env"].endswith(f"/app_{worker}")  # and what the test sees later
-    # The collection run, which imports every conftest.py, already had the services' variables.
-    assert all(value and "127.0.0.1" in value for value in world.record("collect").values())
+    # The collection run overlaps the servers' start-up, so it ran without their variables.
+    assert world.record("collect") == {"DATABASE_URL": None, "REDIS_URL": None}
+    summary = json.loads((project.root / "summary.json").read_text())
+    assert summary["services_waited"] >= 0
     # The lane without services got none of their variables.
     assert world.record("unit") == {"DATABASE_URL": None, "REDIS_URL": None, "CI_TOOLKIT_WORKER_ENV": None}
     assert re.search(rf"note: services: postgres \(native {prefer} [\d.]+, ready in ", run.stdout), run.stdout
-    assert re.search(rf"redis \(native {prefer} [\d.]+, ready in ", run.stdout), run.stdout
+    assert re.search(rf"redis \(native {prefer} [\d.]+, ready in .*; the run waited [\d.]+ s", run.stdout)
+    world.assert_nothing_left(project.root)
+
+
+@needs_servers
+def test_a_conftest_that_needs_the_variables_at_import_is_collected_again_with_them(
+    sample_project_factory: Factory, world: World
+) -> None:
+    """Apps that build their settings at import (DATABASE_URL required) fail a collection run made
+    while the servers start; ci-toolkit waits for them and collects again with their variables."""
+    strict = CONFTEST.replace('os.environ.get("DATABASE_URL")', 'os.environ["DATABASE_URL"]')
+    project = sample_project_factory(
+        files={
+            "tests/conftest.py": strict,
+            "tests/test_integration.py": INTEGRATION,
+            "tests/test_recorder.py": UNIT_RECORDER,
+        },
+        # Every lane imports that conftest, so every lane needs the database.
+        pyproject_extra=TWO_LANES.replace("workers = 0\n", 'workers = 0\nservices = ["postgres"]\n', 1),
+    )
+    run = world.run(project.root, "local")
+    assert run.code == 0, run.describe()
+    assert "collection failed without the services' variables; collecting again with them" in run.stdout
+    assert "127.0.0.1" in (world.record("collect")["DATABASE_URL"] or "")
     world.assert_nothing_left(project.root)
 
 
@@ -362,7 +291,7 @@ def test_services_up_status_down(sample_project_factory: Factory, world: World) 
 
 
 def _wait_for(path: Path, proc: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + _TIMEOUT
+    deadline = time.monotonic() + TIMEOUT
     while not path.exists():
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
@@ -384,7 +313,7 @@ def test_an_interrupt_mid_lane_stops_everything(
     _wait_for(world.records / "started", proc)
     assert world.ours(), "the servers should be running now"
     proc.send_signal(sig)
-    out, err = proc.communicate(timeout=_TIMEOUT)
+    out, err = proc.communicate(timeout=TIMEOUT)
     assert proc.returncode == 130, f"{out}\n{err}"
     assert "ci-toolkit: interrupted" in err
     world.assert_nothing_left(project.root)

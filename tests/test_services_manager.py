@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -44,6 +45,7 @@ class FakeBackend:
         self.calls: list[tuple[str, str]] = []
         self.databases: list[tuple[str, tuple[str, ...]]] = []
         self.workdirs: list[Path] = []
+        self.gate: threading.Event | None = None  # when set up, start() waits for it (a slow server)
         self._next = 0
 
     def unavailable_reason(self, spec: ServiceSpec) -> str | None:
@@ -53,6 +55,8 @@ class FakeBackend:
         self.calls.append(("start", spec.name))
         self.workdirs.append(workdir)
         assert workdir.is_dir()
+        if self.gate is not None:
+            assert self.gate.wait(timeout=30), "the test never opened the gate"
         if self.fail_start is not None:
             raise self.fail_start
         self._next += 1
@@ -222,6 +226,65 @@ def test_ensure_starts_each_service_once_in_configuration_order_and_records_it(t
     assert not any(path.exists() for path in fake.workdirs)
     assert services.summary() is not None and services.summary().startswith("services: db (docker, ready in ")  # type: ignore[union-attr]
     assert any(line.startswith("ci-toolkit: service db: ready at 127.0.0.1:5001 (docker") for line in lines)
+
+
+def test_a_background_start_is_waited_for_where_a_service_is_needed(tmp_path: Path) -> None:
+    config = make_config(tmp_path, spec("db", database="app"), spec("cache", "redis"))
+    fake = FakeBackend("docker")
+    fake.gate = threading.Event()
+    services, lines = make_services(config, fake)
+    with services:
+        services.start_background(["db", "cache"])
+        assert lines == []  # nothing said in the middle of whatever runs meanwhile
+        fake.gate.set()
+        env = services.ensure(["db"])
+        assert env == {"DB_URL": "postgresql://postgres:postgres@127.0.0.1:5001/app"}
+        assert [line.split(":")[1] for line in lines if "ready at" in line] == [
+            " service db",
+            " service cache",
+        ]
+        services.start_background(["db", "cache"])  # all running: nothing to do
+        services.ensure(["cache"])
+        assert fake.calls == [("start", "db"), ("start", "cache")]
+        assert services.waited >= 0
+    assert fake.alive == set() and not manager.state_path(config).exists()
+    assert services.summary() is not None and "; the run waited " in services.summary()  # type: ignore[operator]
+
+
+def test_a_background_start_failure_is_raised_where_the_service_is_needed(tmp_path: Path) -> None:
+    config = make_config(tmp_path, spec("db"))
+    fake = FakeBackend("docker", fail_start=ServiceError('service "db": not ready; log: x'))
+    services, _ = make_services(config, fake)
+    with services:
+        services.start_background(["db"])
+        with pytest.raises(ServiceError, match=r"not ready; log: x$"):
+            services.ensure(["db"])
+        assert services.ensure([]) == {}  # raised once, then the run goes on as it decides
+    assert not fake.workdirs[0].exists() and not manager.state_path(config).exists()
+
+
+def test_leaving_the_block_during_a_background_start_waits_for_it_then_stops_it(tmp_path: Path) -> None:
+    """The run may end (an error, Ctrl-C) while a server is still starting: it must not be left running."""
+    config = make_config(tmp_path, spec("db"))
+    fake = FakeBackend("docker")
+    fake.gate = threading.Event()
+    services, lines = make_services(config, fake)
+    opener = threading.Timer(0.05, fake.gate.set)
+    with pytest.raises(RuntimeError, match="the run failed"), services:
+        services.start_background(["db"])
+        opener.start()
+        raise RuntimeError("the run failed")
+    assert fake.calls == [("start", "db"), ("stop", "db")] and fake.alive == set()
+    assert not manager.state_path(config).exists()
+    assert any("service db: stopped" in line for line in lines)
+
+
+def test_a_background_failure_nobody_waited_for_is_a_warning_when_the_block_ends(tmp_path: Path) -> None:
+    config = make_config(tmp_path, spec("db"))
+    services, lines = make_services(config, FakeBackend("docker", fail_start=ServiceError("boom")))
+    with services:
+        services.start_background(["db"])
+    assert lines[-1] == "ci-toolkit: warning: boom"
 
 
 def test_an_unknown_name_is_a_one_line_config_error(tmp_path: Path) -> None:

@@ -50,6 +50,7 @@ def publish(
     note: str | None,
     exit_code: int,
     services: Sequence[Mapping[str, object]] = (),
+    services_waited: float | None = None,
 ) -> None:
     from ci_toolkit.report import json_report, terminal
 
@@ -58,5 +59,7 @@ def publish(
     sys.stdout.write("\n" + text + ("" if text.endswith("\n") else "\n"))
     sys.stdout.flush()
     if json_path is not None:
-        extra = {"exit_code": int(exit_code), "services": list(services)}
+        extra: dict[str, object] = {"exit_code": int(exit_code), "services": list(services)}
+        if services_waited is not None:
+            extra["services_waited"] = round(services_waited, 3)
         json_report.write(json_path, json_report.to_dict(lanes, verdict, extra=extra))

@@ -77,7 +77,14 @@ def run(
     note = "\nnote: ".join(n for n in notes if n) or None  # the summary prefixes the first "note: "
     started = [dataclasses.asdict(s) for s in services.started]
     publish(
-        outcome.lanes, verdict, json_path=json_path, color=color, note=note, exit_code=code, services=started
+        outcome.lanes,
+        verdict,
+        json_path=json_path,
+        color=color,
+        note=note,
+        exit_code=code,
+        services=started,
+        services_waited=services.waited if started else None,
     )
     if code == ExitCode.NO_TESTS:
         click.echo(f"ci-toolkit: error: no tests collected in {config.root} (pytest exit 5)", err=True)

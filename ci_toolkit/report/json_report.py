@@ -42,7 +42,8 @@ Schema, version 1 (fields are only ever added within a version; removing or chan
       "exit_code": int,                     # from `ci-toolkit local` and `gate` (extra)
       "services": [                         # services `local` started (extra; empty for `gate`)
         {"name": str, "backend": str, "seconds": float, "reused": bool, "detail": str}
-      ],
+      ],                                    # seconds: from start to ready, partly overlapping other work
+      "services_waited": float,             # seconds the run stood still waiting for them (local only)
       ...                                   # keys from `extra`, at the top level
     }
 """

@@ -21,6 +21,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -274,6 +275,8 @@ class Services:
         self._ours: dict[str, Record] = {}  # in start order
         self._reused: set[str] = set()  # names a previous `services up` started: not ours to stop
         self._others: list[Record] = list(load_state(self.state_path))
+        self._pending: _Pending | None = None  # a start_background() not joined yet
+        self.waited = 0.0  # seconds the run stood still waiting for background starts
 
     # context manager ------------------------------------------------------------------------------
 
@@ -345,16 +348,60 @@ class Services:
     # starting -------------------------------------------------------------------------------------
 
     def ensure(self, names: Sequence[str]) -> dict[str, str]:
-        """Start those of `names` not running yet (in configuration order); their exported variables."""
-        for name in names:
-            if name not in self.specs:
-                known = ", ".join(self.specs) or "none configured"
-                raise ConfigError(f'no service named "{name}" in [tool.ci-toolkit.services] ({known})')
+        """Start those of `names` not running yet (in configuration order); their exported variables.
+        A background start still under way is waited for first, and its failure raised here."""
+        self.join()
+        self._check_names(names)
         wanted = [name for name in self.specs if name in names]
         for name in wanted:
             if name not in self._ours:
                 self._start(self.specs[name])
         return self.env(wanted)
+
+    def start_background(self, names: Sequence[str]) -> None:
+        """Begin starting `names` in a thread and return at once, so that work which needs no service
+        (the collection run, lanes without services) overlaps the servers' start-up. ensure() and
+        close() wait for it; its messages are shown then, not in the middle of a lane's output."""
+        self.join()
+        self._check_names(names)
+        if all(name in self._ours for name in names):
+            return
+        pending = _Pending()
+
+        def start() -> None:
+            echo, self.echo = self.echo, pending.lines.append
+            try:
+                for name in [name for name in self.specs if name in names]:
+                    if name not in self._ours:
+                        self._start(self.specs[name])
+            except BaseException as exc:  # handed to the main thread by join()
+                pending.error = exc
+            finally:
+                self.echo = echo
+
+        pending.thread = threading.Thread(target=start, name="ci-toolkit-services", daemon=False)
+        self._pending = pending
+        pending.thread.start()
+
+    def join(self) -> None:
+        """Wait for a background start (see start_background) and raise its failure, if any."""
+        pending = self._pending
+        if pending is None:
+            return
+        begin = time.monotonic()
+        pending.thread.join()  # interruptible: a Ctrl-C here leaves _pending set for close()
+        self.waited += time.monotonic() - begin
+        self._pending = None
+        for line in pending.lines:
+            self.echo(line)
+        if pending.error is not None:
+            raise pending.error
+
+    def _check_names(self, names: Sequence[str]) -> None:
+        for name in names:
+            if name not in self.specs:
+                known = ", ".join(self.specs) or "none configured"
+                raise ConfigError(f'no service named "{name}" in [tool.ci-toolkit.services] ({known})')
 
     def env(self, names: Sequence[str]) -> dict[str, str]:
         exported: dict[str, str] = {}
@@ -434,6 +481,15 @@ class Services:
         """Stop everything this object started, last started first. Never raises for a service that
         will not stop (it stays recorded for `services down`); a Ctrl-C meanwhile is re-raised at the end."""
         interrupted: BaseException | None = None
+        # A start still under way must finish (or fail) before stopping: otherwise its server would be
+        # recorded after we looked, and left running.
+        while self._pending is not None:
+            try:
+                self.join()
+            except KeyboardInterrupt as exc:
+                interrupted = exc
+            except Exception as exc:  # the run already ended for another reason; say, don't mask it
+                self.echo(f"ci-toolkit: warning: {exc}")
         for record in reversed(list(self._ours.values())):
             if record.endpoint.name in self._reused:
                 continue
@@ -485,7 +541,20 @@ class Services:
             f"{'reused' if s.reused else f'ready in {s.seconds:.2f} s'})"
             for s in self.started
         ]
-        return "services: " + ", ".join(parts)
+        waited = ""
+        if any(not s.reused for s in self.started):
+            # What the start-up really cost the run: the rest overlapped collection and service-free lanes.
+            waited = f"; the run waited {self.waited:.2f} s for them"
+        return "services: " + ", ".join(parts) + waited
+
+
+@dataclass
+class _Pending:
+    """A start_background() in progress: its thread, what it said, how it failed."""
+
+    thread: threading.Thread = dataclasses.field(init=False)
+    lines: list[str] = dataclasses.field(default_factory=list)
+    error: BaseException | None = None
 
 
 def _origin(endpoint: Endpoint) -> str:
