@@ -24,6 +24,7 @@ if ((${#missing[@]})); then
     fi
 fi
 
-python3 -m pip install --quiet --disable-pip-version-check -e '.[test]'
+# The example project (examples/fastapi-postgres) is run end to end by the suite: its requirements too.
+python3 -m pip install --quiet --disable-pip-version-check -e '.[test]' -r examples/fastapi-postgres/requirements.txt
 
 exec ci-toolkit local "$@"

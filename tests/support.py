@@ -101,9 +101,11 @@ class World:
 
     tmpdir: Path
     records: Path
+    autoload: bool = False  # True: pytest loads every installed plugin, as in a user's own environment
 
     def env(self) -> dict[str, str]:
-        return cli_env(extra={"TMPDIR": str(self.tmpdir), "RECORD_DIR": str(self.records)})
+        extra = {"TMPDIR": str(self.tmpdir), "RECORD_DIR": str(self.records)}
+        return cli_env(autoload=self.autoload, extra=extra)
 
     def run(self, project: Path, *args: str) -> Run:
         return run_ci_toolkit(*args, cwd=project, env=self.env())
