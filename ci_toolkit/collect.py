@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,7 +55,7 @@ def collect_all(
         Path(tmp, "lanes.json").write_text(json.dumps(lanes_spec(config.lanes)), encoding="utf-8")
         cmd = collect_command(config, Path(tmp), extra_args, autoload=autoload_enabled(environ))
         code, output = run_pytest(cmd, cwd=config.root, env=environ, capture=True)
-        found = _read_assignment(Path(tmp, "collected.json"))
+        found = read_assignment(Path(tmp, "collected.json"))
     tests, groups = found if found is not None else (None, {})
     # Exit 5 with tests recorded: a passed-through -k/-m deselected them all; the lanes will say so.
     if code == 5 and not tests:
@@ -71,7 +71,7 @@ def collect_all(
     return Collected({nodeid: tuple(lanes) for nodeid, lanes in tests.items()}, groups)
 
 
-def _read_assignment(path: Path) -> tuple[dict[str, list[str]], dict[str, str]] | None:
+def read_assignment(path: Path) -> tuple[dict[str, list[str]], dict[str, str]] | None:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
         tests = doc["tests"]
@@ -137,9 +137,14 @@ def run_pytest(
     cwd: Path,
     env: Mapping[str, str] | None = None,
     capture: bool = False,
+    abort: Callable[[], bool | None] | None = None,
 ) -> tuple[int, str]:
     """Run `cmd` to completion: (exit code, output if captured). Interrupted: the child's process
-    group is terminated, then KeyboardInterrupt propagates."""
+    group is terminated, then KeyboardInterrupt propagates. `abort` (not with `capture`) is asked every
+    few milliseconds while the child runs: True stops the child's group, False asks again later, None
+    means it has decided to let the child run and is not asked again."""
+    if abort is not None and capture:
+        raise ValueError("abort cannot be combined with capture")
     with sigterm_as_interrupt():
         proc = subprocess.Popen(
             list(cmd),
@@ -153,11 +158,30 @@ def run_pytest(
             **_new_group(),
         )
         try:
+            if abort is not None:
+                _wait_unless(proc, abort)
             output, _ = proc.communicate()
         except BaseException:
             stop(proc)
             raise
     return proc.returncode, output or ""
+
+
+_ABORT_POLL = 0.02  # seconds between questions to `abort`
+
+
+def _wait_unless(proc: subprocess.Popen[Any], abort: Callable[[], bool | None]) -> None:
+    while True:
+        try:
+            proc.wait(timeout=_ABORT_POLL)
+            return
+        except subprocess.TimeoutExpired:
+            answer = abort()
+            if answer is None:
+                return
+            if answer:
+                stop(proc)
+                return
 
 
 def child_env(env: Mapping[str, str]) -> dict[str, str]:

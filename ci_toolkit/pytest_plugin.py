@@ -10,7 +10,11 @@ small object registered in pytest_configure when its option is present.
 --ci-toolkit-collect=PATH --ci-toolkit-lanes=JSON_FILE
     For every collected item, evaluate each lane's marker expression the way `pytest -m` does, and
     write {"version": 1, "tests": {nodeid: [lane, ...]}, "groups": {nodeid: xdist_group name}}.
-    Lanes come as {"name": expression or null}.
+    Lanes come as {"name": expression or null}. Under xdist, worker gw0 writes it (workers collect).
+--ci-toolkit-verdict=PATH (with the two above)
+    Then wait, before any test runs, until PATH exists: ci-toolkit writes "go" there once it has
+    checked the lanes against that file, or stops this pytest when they are wrong. This is how the first
+    lane of `ci-toolkit local` doubles as the collection run. Every xdist worker waits.
 --ci-shard=K/N|auto [--ci-plan=FILE] [--ci-timings=FILE]
     Run shard K of N (1-based) of the tests left after -m/-k and other deselection; the rest are
     deselected the pytest way. With --ci-plan, shard K is read from a plan manifest (`ci-toolkit plan`,
@@ -36,6 +40,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable, Generator, Mapping, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -110,6 +115,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help='ci-toolkit: lanes for --ci-toolkit-collect, as {"lane": "marker expression" or null}.',
     )
     group.addoption(
+        "--ci-toolkit-verdict",
+        metavar="PATH",
+        default=None,
+        help="ci-toolkit: after --ci-toolkit-collect, wait for PATH (written by ci-toolkit once it has "
+        "checked the lanes) before running any test.",
+    )
+    group.addoption(
         "--ci-shard",
         metavar="K/N|auto",
         default=None,
@@ -142,6 +154,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if workerinput is not None:
         if workerinput.get(SIDECAR_KEY):
             config.pluginmanager.register(GroupReporter(Path(workerinput[SIDECAR_KEY])), GROUPS_PLUGIN)
+        # xdist's controller collects nothing: the workers do, each all of it, so gw0 alone records the
+        # lanes; every worker waits for the verdict, so that no test runs before the lanes are checked.
+        register_collector(config, base, write=workerinput.get("workerid") == "gw0")
         return  # an xdist worker: the controller sees every report and does the recording
     if config.getoption("ci_scheduler") == "duration":
         # Inert without -n: only xdist's controller calls the hooks of this plugin.
@@ -152,12 +167,25 @@ def pytest_configure(config: pytest.Config) -> None:
     results = config.getoption("ci_toolkit_results")
     if results:
         config.pluginmanager.register(ResultsRecorder(base / results), RESULTS_PLUGIN)
+    register_collector(config, base, write=True)
+
+
+def register_collector(config: pytest.Config, base: Path, *, write: bool) -> None:
     collect = config.getoption("ci_toolkit_collect")
     lanes = config.getoption("ci_toolkit_lanes")
+    verdict = config.getoption("ci_toolkit_verdict")
     if bool(collect) != bool(lanes):
         raise pytest.UsageError("--ci-toolkit-collect and --ci-toolkit-lanes must be given together")
+    if verdict and not collect:
+        raise pytest.UsageError("--ci-toolkit-verdict needs --ci-toolkit-collect")
     if collect:
-        config.pluginmanager.register(LaneCollector(base / collect, read_lanes(base / lanes)), COLLECT_PLUGIN)
+        collector = LaneCollector(
+            base / collect,
+            read_lanes(base / lanes),
+            verdict=base / verdict if verdict else None,
+            write=write,
+        )
+        config.pluginmanager.register(collector, COLLECT_PLUGIN)
 
 
 class ResultsRecorder:
@@ -249,10 +277,18 @@ Matcher = Callable[..., bool]
 
 
 class LaneCollector:
-    """Records, for every collected item, the lanes whose marker expression selects it."""
+    """Records, for every collected item, the lanes whose marker expression selects it.
 
-    def __init__(self, path: Path, lanes: dict[str, str | None]) -> None:
+    With a `verdict` path (the first lane of a `ci-toolkit local` run, which spares a collection run of
+    its own), it then waits for ci-toolkit to check that assignment: ci-toolkit writes "go" to the
+    verdict path, or stops this pytest when the lanes are wrong, so no test runs before the check."""
+
+    def __init__(
+        self, path: Path, lanes: dict[str, str | None], *, verdict: Path | None = None, write: bool = True
+    ) -> None:
         self.path = path
+        self.verdict = verdict
+        self.write = write
         self.lanes = [
             (name, None if expr is None else compile_expression(name, expr)) for name, expr in lanes.items()
         ]
@@ -265,17 +301,35 @@ class LaneCollector:
         result = yield
         known = {id(item) for item in collected}
         collected.extend(item for item in items if id(item) not in known)
-        tests = {item.nodeid: self.select(item) for item in collected}
-        groups = {item.nodeid: name for item in collected if (name := xdist_group(item))}
-        from ci_toolkit.atomic import write_text
+        if self.write:
+            tests = {item.nodeid: self.select(item) for item in collected}
+            groups = {item.nodeid: name for item in collected if (name := xdist_group(item))}
+            from ci_toolkit.atomic import write_text
 
-        doc = {"version": COLLECT_VERSION, "tests": tests, "groups": groups}
-        write_text(self.path, json.dumps(doc, indent=1) + "\n")
+            doc = {"version": COLLECT_VERSION, "tests": tests, "groups": groups}
+            write_text(self.path, json.dumps(doc, indent=1) + "\n")
+        if self.verdict is not None:
+            wait_for_verdict(self.verdict)
         return result
 
     def select(self, item: pytest.Item) -> list[str]:
         matcher = mark_matcher(item)
         return [name for name, expr in self.lanes if expr is None or expr.evaluate(matcher)]
+
+
+VERDICT_TIMEOUT = 300.0  # seconds; ci-toolkit answers within a poll interval of the file appearing
+
+
+def wait_for_verdict(path: Path, timeout: float = VERDICT_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise pytest.UsageError(
+                f"--ci-toolkit-verdict={path}: no verdict from ci-toolkit in {timeout:.0f} s"
+            )
+        time.sleep(0.01)
+    if path.read_text(encoding="utf-8").strip() != "go":
+        pytest.exit("ci-toolkit: the lanes are not valid; see ci-toolkit's message", returncode=2)
 
 
 def read_lanes(path: Path) -> dict[str, str | None]:

@@ -25,7 +25,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -37,12 +37,14 @@ from ci_toolkit.collect import (
     Collected,
     autoload_enabled,
     collect_all,
+    lanes_spec,
     needs_collection,
     plugin_args,
+    read_assignment,
     run_pytest,
 )
 from ci_toolkit.config import Config, Lane
-from ci_toolkit.errors import CiToolkitError, ConfigError, DataError
+from ci_toolkit.errors import CiToolkitError, ConfigError, DataError, NoTestsError
 from ci_toolkit.lanes import LaneCheck
 from ci_toolkit.results import LaneResult, load_outcomes
 from ci_toolkit.services.env import WORKER_ENV
@@ -130,6 +132,18 @@ class RunPaths:
     def shard_timings_file(self) -> Path:
         return self.output_dir / "shard-timings.json"
 
+    @property
+    def lanes_file(self) -> Path:
+        return self.output_dir / "lanes.json"
+
+    @property
+    def collected_file(self) -> Path:
+        return self.output_dir / "collected.json"
+
+    @property
+    def verdict_file(self) -> Path:
+        return self.output_dir / "lanes-verdict"
+
     def coverage_data_files(self) -> list[Path]:
         """Every coverage data file the lanes left: pytest-cov's combined one, plus any a crash left."""
         if not self.coverage.is_dir():
@@ -147,7 +161,8 @@ class RunPaths:
             shutil.rmtree(directory, ignore_errors=True)
         for suffix in ("", *_SQLITE_SIDE_FILES):
             Path(f"{self.coverage_file}{suffix}").unlink(missing_ok=True)
-        self.plan_file.unlink(missing_ok=True)
+        for path in (self.plan_file, self.lanes_file, self.collected_file, self.verdict_file):
+            path.unlink(missing_ok=True)
         self.run_file.unlink(missing_ok=True)
         self.shard_timings_file.unlink(missing_ok=True)
         for directory in (self.junit, self.results, self.coverage):
@@ -164,17 +179,20 @@ def run_lanes(
     shard: tuple[int, int] | None = None,
 ) -> RunOutcome:
     """Check the lanes against the collected tests, run every lane in order (a failing lane does not
-    stop the others) and combine their coverage. Lane problems raise ConfigError before anything runs.
+    stop the others) and combine their coverage. Lane problems raise ConfigError before any test runs.
+
+    The check needs one full collection. The first lane's pytest does it (FirstLaneCheck) and waits
+    for the verdict before running anything, so no collection run of its own is started.
 
     With `services`, the services of every lane start in the background at once, so their start-up
-    overlaps the collection run and the lanes that need none; a lane that needs them waits for them,
-    and their variables go to its pytest only. The collection run does without them, which is
-    right unless a conftest.py needs e.g. DATABASE_URL at import: then that collection fails, and it
-    is run again once the services are up, with their variables.
+    overlaps the lanes that need none; a lane that needs them waits for them, and their variables go to
+    its pytest only.
 
-    With `shard` (K, N): the collected tests of all lanes are planned into N shards once (plan.json),
-    every lane runs only its tests in shard K (`--ci-shard K/N --ci-plan plan.json`), and a lane with
-    none there is skipped."""
+    With `shard` (K, N): the tests of all lanes are collected by a run of their own and planned into N
+    shards once (plan.json), every lane runs only its tests in shard K (`--ci-shard K/N --ci-plan
+    plan.json`), and a lane with none there is skipped. That collection run does without the services'
+    variables, unless it fails without them (a conftest.py that needs DATABASE_URL at import): then it
+    is run again once the services are up, with them."""
     paths = RunPaths.for_config(config)
     if paths.output_dir.resolve() == config.root.resolve():
         raise ConfigError(
@@ -187,21 +205,22 @@ def run_lanes(
     wanted = list(dict.fromkeys(name for lane in config.lanes for name in lane.services))
     if services is not None and wanted:
         services.start_background(wanted)
-    if needs_collection(config) or shard is not None:
+    # Without a shard to plan, the first lane's own pytest collects for the check (FirstLaneCheck):
+    # one interpreter start-up and full collection fewer than a collection run of its own.
+    first_check = FirstLaneCheck(config, paths) if needs_collection(config) and shard is None else None
+    if shard is not None:
         collected = _collect(config, extra_args, services if wanted else None, wanted)
         check = lanes_mod.check(collected.tests, config)
         found = lanes_mod.problems(check, config)
         if found:
             raise ConfigError(" -- also: ".join(found))
-        counts = dict(check.counts)
-        if shard is not None:
-            plan = plan_shards(config, collected.tests, shard[1], collected.groups, load_history(config))
-            write_text(paths.plan_file, json.dumps(_plan_json(plan), indent=1) + "\n")
-            mine = set(plan.shards[shard[0] - 1].tests) if shard[0] <= len(plan.shards) else set()
-            counts = {
-                lane.name: sum(1 for t in mine if lane.name in collected.tests.get(t, ()))
-                for lane in config.lanes
-            }
+        plan = plan_shards(config, collected.tests, shard[1], collected.groups, load_history(config))
+        write_text(paths.plan_file, json.dumps(_plan_json(plan), indent=1) + "\n")
+        mine = set(plan.shards[shard[0] - 1].tests) if shard[0] <= len(plan.shards) else set()
+        counts = {
+            lane.name: sum(1 for t in mine if lane.name in collected.tests.get(t, ()))
+            for lane in config.lanes
+        }
     results: list[LaneResult] = []
     for lane in config.lanes:
         count = None if counts is None else counts[lane.name]
@@ -225,12 +244,82 @@ def run_lanes(
         extra_env: Mapping[str, str] = {}
         if services is not None and lane.services:
             extra_env = services.prepare_lane(lane, resolve_workers(config, lane))
-        results.append(
-            run_lane(config, lane, paths, extra_args, tests=count, extra_env=extra_env, shard=shard)
+        checking = first_check if first_check is not None and not results else None
+        result = run_lane(
+            config,
+            lane,
+            paths,
+            [*(checking.args() if checking else ()), *extra_args],
+            tests=count,
+            extra_env=extra_env,
+            shard=shard,
+            abort=checking.poll if checking else None,
         )
+        results.append(result)
+        if checking is not None:
+            check = checking.finish(result)
+            counts = None if check is None else dict(check.counts)
     write_text(paths.run_file, json.dumps(run_record(results, shard), indent=1) + "\n")
     coverage_file = merge.combine(paths.coverage_data_files(), paths.coverage_file)
     return RunOutcome(lanes=tuple(results), coverage_file=coverage_file, check=check, shard=shard, plan=plan)
+
+
+class FirstLaneCheck:
+    """The lanes checked against the collection of the first lane's own pytest.
+
+    That pytest gets --ci-toolkit-collect/--ci-toolkit-lanes/--ci-toolkit-verdict: it writes which
+    lanes select each collected test, then waits. poll(), asked while it runs, checks the file as soon
+    as it appears: lanes that are wrong stop that pytest before any test has run (finish() raises the
+    one-line ConfigError); otherwise "go" lets it run its share."""
+
+    def __init__(self, config: Config, paths: RunPaths) -> None:
+        self.config = config
+        self.paths = paths
+        self.check: LaneCheck | None = None
+        self.error: CiToolkitError | None = None
+        write_text(paths.lanes_file, json.dumps(lanes_spec(config.lanes)) + "\n")
+
+    def args(self) -> list[str]:
+        return [
+            f"--ci-toolkit-collect={self.paths.collected_file}",
+            f"--ci-toolkit-lanes={self.paths.lanes_file}",
+            f"--ci-toolkit-verdict={self.paths.verdict_file}",
+        ]
+
+    def poll(self) -> bool | None:
+        """True: stop the lane (the lanes are wrong); False: not collected yet; None: checked, go on."""
+        if self.error is not None:
+            return True
+        if self.check is not None:
+            return None
+        found = read_assignment(self.paths.collected_file)
+        if found is None:
+            return False
+        if not found[0]:
+            self.error = NoTestsError(f"no tests collected in {self.config.root} (pytest exit 5)")
+            return True
+        check = lanes_mod.check({nodeid: tuple(lanes) for nodeid, lanes in found[0].items()}, self.config)
+        problems = lanes_mod.problems(check, self.config)
+        if problems:
+            self.error = ConfigError(" -- also: ".join(problems))
+            return True
+        self.check = check
+        write_text(self.paths.verdict_file, "go\n")
+        return None
+
+    def finish(self, result: LaneResult) -> LaneCheck | None:
+        """After the first lane: the check, or the ConfigError that stopped it. None when the lane
+        failed before its collection was done (its own output says why; the run has failed already)."""
+        if self.check is None and self.error is None:
+            self.poll()
+        if self.error is not None:
+            raise self.error
+        if self.check is None and result.exit_code in (0, NO_TESTS):
+            raise CiToolkitError(
+                f"lane {result.name} wrote no lane assignment: is the ci_toolkit pytest plugin disabled "
+                "(-p no:ci_toolkit in pytest_args or addopts)?"
+            )
+        return self.check
 
 
 def run_record(results: Sequence[LaneResult], shard: tuple[int, int] | None) -> dict[str, Any]:
@@ -310,9 +399,10 @@ def run_lane(
     python: str = sys.executable,
     extra_env: Mapping[str, str] | None = None,
     shard: tuple[int, int] | None = None,
+    abort: Callable[[], bool | None] | None = None,
 ) -> LaneResult:
     """Run one lane with pytest's output going straight to the terminal; `tests` only feeds the header,
-    `extra_env` (the lane's service variables) goes to its pytest."""
+    `extra_env` (the lane's service variables) goes to its pytest, `abort` to run_pytest."""
     results_file = paths.results_file(lane.name)
     results_file.unlink(missing_ok=True)  # a stale file must never stand in for this run's
     cmd = lane_command(config, lane, paths, extra_args, python, autoload=autoload_enabled(), shard=shard)
@@ -322,7 +412,7 @@ def run_lane(
         env.pop(WORKER_ENV, None)
     _echo(header(lane.name, tests, resolve_workers(config, lane)))
     start = time.monotonic()
-    code, _ = run_pytest(cmd, cwd=config.root, env=env)
+    code, _ = run_pytest(cmd, cwd=config.root, env=env, abort=abort)
     wall_time = time.monotonic() - start
     try:
         outcomes = load_outcomes(results_file)

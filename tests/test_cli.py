@@ -333,6 +333,36 @@ def test_several_lane_problems_are_still_one_error_line(sample_project_factory: 
     assert_one_error_line(run, ExitCode.USAGE_ERROR, *project.INTEGRATION, '"nightly"')
 
 
+RECORD_RUNS = """\
+    import pathlib
+
+    import pytest
+
+
+    @pytest.fixture(autouse=True)
+    def record_run(request):
+        with pathlib.Path(__file__).with_name("ran.txt").open("a") as out:
+            out.write(request.node.nodeid + "\\n")
+    """
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_wrong_lanes_stop_the_first_lane_before_any_test_runs(
+    sample_project_factory: Factory, workers: int
+) -> None:
+    """The first lane's own pytest collects for the lanes check, then waits for the verdict: with or
+    without xdist, not one test may run when the lanes are wrong."""
+    lanes = THREE_LANES.split('[[tool.ci-toolkit.lanes]]\nname = "integration"')[0]
+    lanes = lanes.replace("workers = 2", f"workers = {workers}", 1)
+    project = sample(sample_project_factory, lanes, COVERAGE, files={"tests/conftest.py": RECORD_RUNS})
+
+    run = ci_toolkit("local", cwd=project.root)
+
+    assert_one_error_line(run, ExitCode.USAGE_ERROR, *project.INTEGRATION)
+    assert not (project.root / "tests" / "ran.txt").exists(), "a test ran before the lanes were checked"
+    assert "== lane serial" not in run.stdout  # and no later lane started
+
+
 EMPTY_TESTS = {
     "tests/test_unit.py": "",
     "tests/test_serial.py": "",
