@@ -184,6 +184,20 @@ def _wait_unless(proc: subprocess.Popen[Any], abort: Callable[[], bool | None]) 
                 return
 
 
+def start_pytest(
+    cmd: Sequence[str], *, cwd: Path, env: Mapping[str, str], log: Path | None = None
+) -> subprocess.Popen[bytes]:
+    """Start `cmd` in its own process group without waiting: its output goes to the terminal, or to
+    `log` (created; stdout and stderr together). The caller waits, and stop()s it on an interrupt."""
+    if log is None:
+        return subprocess.Popen(list(cmd), cwd=cwd, env=child_env(env), **_new_group())
+    with log.open("wb") as out:  # the child keeps its own descriptor
+        return subprocess.Popen(
+            list(cmd), cwd=cwd, env=child_env(env), stdout=out, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, **_new_group(),
+        )  # fmt: skip
+
+
 def child_env(env: Mapping[str, str]) -> dict[str, str]:
     """`env` without the variables a surrounding pytest(-xdist) process sets for its own tests: run
     from inside a test (as ci-toolkit's own suite does), the child must not believe it is a worker."""

@@ -34,6 +34,8 @@ Every option (unknown keys are errors, with a suggestion when one is close)::
     pytest_args = ["-x"]        # added after the top-level pytest_args
     allow_empty = false         # true: selecting no test is not an error for this lane
     services = ["db"]           # services started before this lane runs; each must be configured below
+    concurrent = false          # true: may run alongside other concurrent lanes that share no service,
+                                # as far as cores allow (ci_toolkit.lane_pool); false: runs alone
 
     [tool.ci-toolkit.coverage]
     source = ["app"]            # package names or relative paths to measure; absent: from the layout
@@ -126,6 +128,7 @@ class Lane:
     pytest_args: tuple[str, ...] = ()  # `pytest_args`: after the top-level ones, so a lane can override
     allow_empty: bool = False  # `allow_empty`: false: a lane that selects no test fails the run
     services: tuple[str, ...] = ()  # `services`: names of [tool.ci-toolkit.services.NAME] to run first
+    concurrent: bool = False  # `concurrent`: may run alongside other concurrent lanes (lane_pool)
 
 
 @dataclass(frozen=True)
@@ -168,7 +171,7 @@ TOP_KEYS = (
     "shard_overhead",
 )
 SCHEDULERS = ("duration", "xdist")
-LANE_KEYS = ("name", "markers", "workers", "pytest_args", "allow_empty", "services")
+LANE_KEYS = ("name", "markers", "workers", "pytest_args", "allow_empty", "services", "concurrent")
 SERVICE_KEYS = (
     "kind",
     "backend",
@@ -584,6 +587,8 @@ class _Parser:
             kwargs["allow_empty"] = self.boolean(table["allow_empty"], (*path, "allow_empty"))
         if "services" in table:
             kwargs["services"] = self.lane_services(table["services"], (*path, "services"), services)
+        if "concurrent" in table:
+            kwargs["concurrent"] = self.boolean(table["concurrent"], (*path, "concurrent"))
         return Lane(name=name, **kwargs)
 
     def lane_services(

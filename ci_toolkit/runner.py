@@ -23,15 +23,16 @@ import dataclasses
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ci_toolkit import lane_pool, merge
 from ci_toolkit import lanes as lanes_mod
-from ci_toolkit import merge
 from ci_toolkit.atomic import write_text
 from ci_toolkit.collect import (
     Collected,
@@ -41,13 +42,15 @@ from ci_toolkit.collect import (
     needs_collection,
     plugin_args,
     read_assignment,
-    run_pytest,
+    start_pytest,
+    stop,
 )
 from ci_toolkit.config import Config, Lane
 from ci_toolkit.errors import CiToolkitError, ConfigError, DataError, NoTestsError
 from ci_toolkit.lanes import LaneCheck
 from ci_toolkit.results import LaneResult, load_outcomes
 from ci_toolkit.services.env import WORKER_ENV
+from ci_toolkit.signals import sigterm_as_interrupt
 
 if TYPE_CHECKING:
     from ci_toolkit.planning import Plan
@@ -133,6 +136,10 @@ class RunPaths:
         return self.output_dir / "shard-timings.json"
 
     @property
+    def logs(self) -> Path:
+        return self.output_dir / "logs"
+
+    @property
     def lanes_file(self) -> Path:
         return self.output_dir / "lanes.json"
 
@@ -157,7 +164,7 @@ class RunPaths:
     def prepare(self) -> None:
         """Remove our artefacts of a previous run (and nothing else), so none can pass for this run's.
         Never services/: its state file is how a killed run's services are found and stopped."""
-        for directory in (self.junit, self.results, self.coverage):
+        for directory in (self.junit, self.results, self.coverage, self.logs):
             shutil.rmtree(directory, ignore_errors=True)
         for suffix in ("", *_SQLITE_SIDE_FILES):
             Path(f"{self.coverage_file}{suffix}").unlink(missing_ok=True)
@@ -221,44 +228,10 @@ def run_lanes(
             lane.name: sum(1 for t in mine if lane.name in collected.tests.get(t, ()))
             for lane in config.lanes
         }
-    results: list[LaneResult] = []
-    for lane in config.lanes:
-        count = None if counts is None else counts[lane.name]
-        if count == 0 and shard is not None and check is not None and check.counts[lane.name]:
-            _echo(f"== lane {lane.name}: no tests in shard {shard[0]}/{shard[1]}, skipped ==")
-            results.append(
-                LaneResult(
-                    lane.name,
-                    exit_code=NO_TESTS,
-                    wall_time=0.0,
-                    skipped_reason=f"no tests in shard {shard[0]}/{shard[1]}",
-                )
-            )
-            continue
-        if count == 0:  # only allow_empty lanes get here: a pytest start-up to run nothing is saved
-            _echo(f"== lane {lane.name}: no tests selected, skipped ==")
-            results.append(
-                LaneResult(lane.name, exit_code=NO_TESTS, wall_time=0.0, skipped_reason="no tests selected")
-            )
-            continue
-        extra_env: Mapping[str, str] = {}
-        if services is not None and lane.services:
-            extra_env = services.prepare_lane(lane, resolve_workers(config, lane))
-        checking = first_check if first_check is not None and not results else None
-        result = run_lane(
-            config,
-            lane,
-            paths,
-            [*(checking.args() if checking else ()), *extra_args],
-            tests=count,
-            extra_env=extra_env,
-            shard=shard,
-            abort=checking.poll if checking else None,
-        )
-        results.append(result)
-        if checking is not None:
-            check = checking.finish(result)
-            counts = None if check is None else dict(check.counts)
+    pool = _Pool(config, paths, extra_args, services, shard, first_check)
+    pool.counts, pool.check = counts, check
+    results = pool.run()
+    check = pool.check
     write_text(paths.run_file, json.dumps(run_record(results, shard), indent=1) + "\n")
     coverage_file = merge.combine(paths.coverage_data_files(), paths.coverage_file)
     return RunOutcome(lanes=tuple(results), coverage_file=coverage_file, check=check, shard=shard, plan=plan)
@@ -306,6 +279,10 @@ class FirstLaneCheck:
         self.check = check
         write_text(self.paths.verdict_file, "go\n")
         return None
+
+    def failure(self) -> CiToolkitError:
+        assert self.error is not None, "failure() after poll() said True"
+        return self.error
 
     def finish(self, result: LaneResult) -> LaneCheck | None:
         """After the first lane: the check, or the ConfigError that stopped it. None when the lane
@@ -389,33 +366,140 @@ def _plan_json(plan: Plan) -> dict[str, Any]:
     return planning.to_json(plan)
 
 
-def run_lane(
-    config: Config,
-    lane: Lane,
-    paths: RunPaths,
-    extra_args: Sequence[str] = (),
-    *,
-    tests: int | None = None,
-    python: str = sys.executable,
-    extra_env: Mapping[str, str] | None = None,
-    shard: tuple[int, int] | None = None,
-    abort: Callable[[], bool | None] | None = None,
-) -> LaneResult:
-    """Run one lane with pytest's output going straight to the terminal; `tests` only feeds the header,
-    `extra_env` (the lane's service variables) goes to its pytest, `abort` to run_pytest."""
-    results_file = paths.results_file(lane.name)
-    results_file.unlink(missing_ok=True)  # a stale file must never stand in for this run's
-    cmd = lane_command(config, lane, paths, extra_args, python, autoload=autoload_enabled(), shard=shard)
+@dataclass
+class _Running:
+    lane: Lane
+    proc: subprocess.Popen[bytes]
+    started: float
+
+
+class _Pool:
+    """The lanes of one run, each started when lane_pool says it may, until all have ended.
+
+    Without `concurrent` lanes this is the old order exactly: one lane after another, each with the
+    terminal. The first lane runs alone until its collection has been checked (FirstLaneCheck)."""
+
+    def __init__(
+        self,
+        config: Config,
+        paths: RunPaths,
+        extra_args: Sequence[str],
+        services: LaneServices | None,
+        shard: tuple[int, int] | None,
+        first_check: FirstLaneCheck | None,
+    ) -> None:
+        self.config = config
+        self.paths = paths
+        self.extra_args = tuple(extra_args)
+        self.services = services
+        self.shard = shard
+        self.first_check = first_check
+        self.check: LaneCheck | None = None
+        self.counts: dict[str, int] | None = None
+        self.output = lane_pool.LaneOutput(paths.logs)
+        self.slots = os.cpu_count() or 1
+        self.results: dict[str, LaneResult] = {}
+
+    def run(self) -> list[LaneResult]:
+        pending = list(self.config.lanes)
+        running: list[_Running] = []
+        checking = self.first_check  # until the first lane's collection has been checked
+        try:
+            with sigterm_as_interrupt():
+                while pending or running:
+                    if checking is not None and running:
+                        answer = checking.poll()
+                        if answer is True:
+                            raise checking.failure()  # the handler below stops the lane
+                        if answer is None:
+                            self.checked(checking.check)
+                            checking = None
+                    if not running or checking is None:
+                        lanes = lane_pool.startable(
+                            pending, [r.lane for r in running], slots=self.slots, workers=self.workers
+                        )
+                        for lane in lanes[:1] if checking is not None else lanes:
+                            pending.remove(lane)
+                            started = self.start(lane, checking)
+                            if started is not None:
+                                running.append(started)
+                    for lane_run in [r for r in running if r.proc.poll() is not None]:
+                        running.remove(lane_run)
+                        result = self.end(lane_run, lane_run.proc.returncode)
+                        if checking is not None:  # the first lane ended before its check was done
+                            self.checked(checking.finish(result))
+                            checking = None
+                    self.output.pump()
+                    if running:
+                        time.sleep(_POLL)
+        except BaseException:
+            for lane_run in running:
+                stop(lane_run.proc)
+            raise
+        self.output.pump()
+        return [self.results[lane.name] for lane in self.config.lanes]
+
+    def checked(self, check: LaneCheck | None) -> None:
+        self.check = check
+        self.counts = None if check is None else dict(check.counts)
+
+    def workers(self, lane: Lane) -> int:
+        return resolve_workers(self.config, lane)
+
+    def start(self, lane: Lane, checking: FirstLaneCheck | None) -> _Running | None:
+        """Start the lane, or record it as skipped (None)."""
+        count = None if self.counts is None else self.counts[lane.name]
+        shard = self.shard
+        skipped = None
+        if count == 0 and shard is not None and self.check is not None and self.check.counts[lane.name]:
+            skipped = f"no tests in shard {shard[0]}/{shard[1]}"
+        elif count == 0:  # only allow_empty lanes get here: a pytest start-up to run nothing is saved
+            skipped = "no tests selected"
+        if skipped is not None:
+            self.output.say(f"== lane {lane.name}: {skipped}, skipped ==")
+            self.results[lane.name] = LaneResult(
+                lane.name, exit_code=NO_TESTS, wall_time=0.0, skipped_reason=skipped
+            )
+            return None
+        extra_env: Mapping[str, str] = {}
+        if self.services is not None and lane.services:
+            extra_env = self.services.prepare_lane(lane, self.workers(lane))
+        self.paths.results_file(lane.name).unlink(missing_ok=True)  # a stale one must never stand in
+        log = self.output.start(lane.name, header(lane.name, count, self.workers(lane)))
+        args = [*(checking.args() if checking is not None else ()), *self.extra_args]
+        if log is not None and sys.stdout.isatty():
+            args = ["--color=yes", *args]  # what the terminal would have shown, when the log is shown
+        cmd = lane_command(
+            self.config, lane, self.paths, args, sys.executable, autoload=autoload_enabled(), shard=shard
+        )
+        proc = start_pytest(
+            cmd, cwd=self.config.root, env=lane_process_env(lane, self.paths, extra_env), log=log
+        )
+        return _Running(lane, proc, time.monotonic())
+
+    def end(self, lane_run: _Running, code: int) -> LaneResult:
+        wall_time = time.monotonic() - lane_run.started
+        self.output.finish(lane_run.lane.name)
+        result = lane_result(lane_run.lane, self.paths, code, wall_time)
+        self.results[lane_run.lane.name] = result
+        return result
+
+
+_POLL = 0.02  # seconds between looks at the running lanes
+
+
+def lane_process_env(lane: Lane, paths: RunPaths, extra_env: Mapping[str, str] | None) -> dict[str, str]:
     env = {**os.environ, **(extra_env or {}), **lane_env(lane, paths)}
     if WORKER_ENV not in (extra_env or {}):
         # One inherited from a surrounding run would point this lane's workers at someone else's databases.
         env.pop(WORKER_ENV, None)
-    _echo(header(lane.name, tests, resolve_workers(config, lane)))
-    start = time.monotonic()
-    code, _ = run_pytest(cmd, cwd=config.root, env=env, abort=abort)
-    wall_time = time.monotonic() - start
+    return env
+
+
+def lane_result(lane: Lane, paths: RunPaths, code: int, wall_time: float) -> LaneResult:
+    """The finished lane, from pytest's exit code and the results file our plugin wrote."""
     try:
-        outcomes = load_outcomes(results_file)
+        outcomes = load_outcomes(paths.results_file(lane.name))
     except DataError as exc:
         outcomes = ()
         if code in (0, NO_TESTS):  # pytest claimed success yet left no results: never a pass

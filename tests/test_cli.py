@@ -12,6 +12,7 @@ plugin installed here, which keeps the file fast.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -361,6 +362,82 @@ def test_wrong_lanes_stop_the_first_lane_before_any_test_runs(
     assert_one_error_line(run, ExitCode.USAGE_ERROR, *project.INTEGRATION)
     assert not (project.root / "tests" / "ran.txt").exists(), "a test ran before the lanes were checked"
     assert "== lane serial" not in run.stdout  # and no later lane started
+
+
+RENDEZVOUS = """\
+    import os
+    import pathlib
+    import time
+
+    import pytest
+
+    HERE = pathlib.Path(__file__).parent
+
+
+    def meet(me, other):
+        (HERE / f"{me}.started").write_text(str(os.getpid()))
+        deadline = time.monotonic() + 60
+        while not (HERE / f"{other}.started").exists():
+            assert time.monotonic() < deadline, f"lane {other} never ran while lane {me} did"
+            time.sleep(0.05)
+        print(f"lane {me} met lane {other}")
+
+
+    @pytest.mark.serial
+    def test_serial_meets_integration():
+        meet("serial", "integration")
+
+
+    @pytest.mark.integration
+    def test_integration_meets_serial():
+        meet("integration", "serial")
+    """
+
+TWO_CONCURRENT_LANES = """
+[tool.ci-toolkit]
+allow_unselected = true
+
+[[tool.ci-toolkit.lanes]]
+name = "serial"
+markers = "serial"
+workers = 0
+concurrent = true
+
+[[tool.ci-toolkit.lanes]]
+name = "integration"
+markers = "integration"
+workers = 0
+concurrent = true
+"""
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="two one-process lanes need two cores to overlap")
+def test_concurrent_lanes_run_at_the_same_time_and_their_output_stays_whole(
+    sample_project_factory: Factory,
+) -> None:
+    """Each lane's test waits until the other lane's test has started: run one after the other, the
+    first would give up. The output still reads lane by lane."""
+    project = sample(
+        sample_project_factory,
+        TWO_CONCURRENT_LANES,
+        COVERAGE,
+        files={
+            "tests/test_rendezvous.py": RENDEZVOUS,
+            "tests/test_serial.py": "",
+            "tests/test_integration.py": "",
+        },
+    )
+
+    run = ci_toolkit("local", "--json", "summary.json", cwd=project.root)
+
+    assert run.code == ExitCode.OK, run.describe()
+    assert lane_row(run, "serial", "ok", 1, 0) and lane_row(run, "integration", "ok", 1, 0), run.describe()
+    out = run.stdout
+    first, second = out.index("== lane serial"), out.index("== lane integration")
+    # Lane integration ran alongside, into its log; it is shown whole after lane serial's output.
+    assert first < out.index("test_rendezvous.py .", first) < second, out
+    assert (project.root / ".ci-toolkit" / "logs" / "integration.log").is_file()
+    assert out.count("== lane ") == 2
 
 
 EMPTY_TESTS = {

@@ -165,6 +165,10 @@ BAD = [
         tool({"lanes": [{"name": "a", "allow_empty": "no"}]}),
         'lanes[0].allow_empty: expected true or false, got "no"',
     ),
+    (
+        tool({"lanes": [{"name": "a", "concurrent": "yes"}]}),
+        'lanes[0].concurrent: expected true or false, got "yes"',
+    ),
     (tool({"lanes": [{"name": "a", "pytest_args": [None]}]}), "lanes[0].pytest_args[0]: expected a string"),
     (cov({"branch": 1}), "coverage.branch: expected true or false, got 1"),
     (
@@ -315,6 +319,7 @@ name = "integration"
 markers = "integration"
 workers = 2
 pytest_args = ["-x"]
+concurrent = true
 
 [[tool.ci-toolkit.lanes]]
 name = "serial"
@@ -353,7 +358,7 @@ def test_full_example(tmp_path: Path) -> None:
         allow_overlap=True,
         lanes=(
             Lane(name="unit", markers="not integration and not serial"),
-            Lane(name="integration", markers="integration", workers=2, pytest_args=("-x",)),
+            Lane(name="integration", markers="integration", workers=2, pytest_args=("-x",), concurrent=True),
             Lane(name="serial", markers="serial", workers=0, allow_empty=True),
         ),
         coverage=CoverageConfig(

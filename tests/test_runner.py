@@ -167,7 +167,8 @@ def test_prepare_removes_only_our_previous_artefacts(tmp_path: Path) -> None:
     paths = RunPaths(tmp_path / ".ci-toolkit")
     # services/state.json is how the next run finds a killed run's services: never ours to clear here.
     kept = ("summary.json", "services/state.json")
-    for stale in ("junit/old.xml", "results/old.json", "coverage/old/.coverage", ".coverage", *kept):
+    stale_files = ("junit/a.xml", "results/a.json", "coverage/a/.coverage", "logs/a.log", ".coverage")
+    for stale in (*stale_files, *kept):
         (paths.output_dir / stale).parent.mkdir(parents=True, exist_ok=True)
         (paths.output_dir / stale).write_text("stale")
     paths.prepare()
