@@ -11,10 +11,11 @@ small object registered in pytest_configure when its option is present.
     For every collected item, evaluate each lane's marker expression the way `pytest -m` does, and
     write {"version": 1, "tests": {nodeid: [lane, ...]}, "groups": {nodeid: xdist_group name}}.
     Lanes come as {"name": expression or null}. Under xdist, worker gw0 writes it (workers collect).
---ci-toolkit-verdict=PATH (with the two above)
+--ci-toolkit-verdict=PATH (with the two above, or alone)
     Then wait, before any test runs, until PATH exists: ci-toolkit writes "go" there once it has
     checked the lanes against that file, or stops this pytest when they are wrong. This is how the first
-    lane of `ci-toolkit local` doubles as the collection run. Every xdist worker waits.
+    lane of `ci-toolkit local` doubles as the collection run. Every xdist worker waits. Alone, it only
+    waits: a concurrent lane started meanwhile collects, then waits for the same verdict.
 --ci-shard=K/N|auto [--ci-plan=FILE] [--ci-timings=FILE]
     Run shard K of N (1-based) of the tests left after -m/-k and other deselection; the rest are
     deselected the pytest way. With --ci-plan, shard K is read from a plan manifest (`ci-toolkit plan`,
@@ -176,12 +177,10 @@ def register_collector(config: pytest.Config, base: Path, *, write: bool) -> Non
     verdict = config.getoption("ci_toolkit_verdict")
     if bool(collect) != bool(lanes):
         raise pytest.UsageError("--ci-toolkit-collect and --ci-toolkit-lanes must be given together")
-    if verdict and not collect:
-        raise pytest.UsageError("--ci-toolkit-verdict needs --ci-toolkit-collect")
-    if collect:
+    if collect or verdict:
         collector = LaneCollector(
-            base / collect,
-            read_lanes(base / lanes),
+            base / collect if collect else None,
+            read_lanes(base / lanes) if lanes else {},
             verdict=base / verdict if verdict else None,
             write=write,
         )
@@ -281,10 +280,16 @@ class LaneCollector:
 
     With a `verdict` path (the first lane of a `ci-toolkit local` run, which spares a collection run of
     its own), it then waits for ci-toolkit to check that assignment: ci-toolkit writes "go" to the
-    verdict path, or stops this pytest when the lanes are wrong, so no test runs before the check."""
+    verdict path, or stops this pytest when the lanes are wrong, so no test runs before the check.
+    Without a `path` it only waits: a lane started while the first one's collection is being checked."""
 
     def __init__(
-        self, path: Path, lanes: dict[str, str | None], *, verdict: Path | None = None, write: bool = True
+        self,
+        path: Path | None,
+        lanes: dict[str, str | None],
+        *,
+        verdict: Path | None = None,
+        write: bool = True,
     ) -> None:
         self.path = path
         self.verdict = verdict
@@ -301,7 +306,7 @@ class LaneCollector:
         result = yield
         known = {id(item) for item in collected}
         collected.extend(item for item in items if id(item) not in known)
-        if self.write:
+        if self.write and self.path is not None:
             tests = {item.nodeid: self.select(item) for item in collected}
             groups = {item.nodeid: name for item in collected if (name := xdist_group(item))}
             from ci_toolkit.atomic import write_text

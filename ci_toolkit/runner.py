@@ -259,8 +259,12 @@ class FirstLaneCheck:
             f"--ci-toolkit-verdict={self.paths.verdict_file}",
         ]
 
+    def wait_args(self) -> list[str]:
+        """For a lane started before the verdict: collect, then wait for it."""
+        return [f"--ci-toolkit-verdict={self.paths.verdict_file}"]
+
     def poll(self) -> bool | None:
-        """True: stop the lane (the lanes are wrong); False: not collected yet; None: checked, go on."""
+        """True: stop the lanes (they are wrong); False: not collected yet; None: checked, go on."""
         if self.error is not None:
             return True
         if self.check is not None:
@@ -296,6 +300,10 @@ class FirstLaneCheck:
                 f"lane {result.name} wrote no lane assignment: is the ci_toolkit pytest plugin disabled "
                 "(-p no:ci_toolkit in pytest_args or addopts)?"
             )
+        if self.check is None:
+            # Its collection failed, and it says why. Lanes already waiting for the verdict go on
+            # unchecked rather than hang: the run has failed anyway.
+            write_text(self.paths.verdict_file, "go\n")
         return self.check
 
 
@@ -414,15 +422,17 @@ class _Pool:
                         if answer is None:
                             self.checked(checking.check)
                             checking = None
-                    if not running or checking is None:
-                        lanes = lane_pool.startable(
-                            pending, [r.lane for r in running], slots=self.slots, workers=self.workers
-                        )
-                        for lane in lanes[:1] if checking is not None else lanes:
-                            pending.remove(lane)
-                            started = self.start(lane, checking)
-                            if started is not None:
-                                running.append(started)
+                    lanes = lane_pool.startable(
+                        pending, [r.lane for r in running], slots=self.slots, workers=self.workers
+                    )
+                    for lane in lanes:
+                        pending.remove(lane)
+                        # The first lane collects for the check; a lane started before the verdict
+                        # starts up and collects meanwhile, then waits for it too.
+                        first = checking is not None and not self.results and not running
+                        started = self.start(lane, checking, collect=first)
+                        if started is not None:
+                            running.append(started)
                     for lane_run in [r for r in running if r.proc.poll() is not None]:
                         running.remove(lane_run)
                         result = self.end(lane_run, lane_run.proc.returncode)
@@ -446,7 +456,7 @@ class _Pool:
     def workers(self, lane: Lane) -> int:
         return resolve_workers(self.config, lane)
 
-    def start(self, lane: Lane, checking: FirstLaneCheck | None) -> _Running | None:
+    def start(self, lane: Lane, checking: FirstLaneCheck | None, *, collect: bool = False) -> _Running | None:
         """Start the lane, or record it as skipped (None)."""
         count = None if self.counts is None else self.counts[lane.name]
         shard = self.shard
@@ -466,7 +476,8 @@ class _Pool:
             extra_env = self.services.prepare_lane(lane, self.workers(lane))
         self.paths.results_file(lane.name).unlink(missing_ok=True)  # a stale one must never stand in
         log = self.output.start(lane.name, header(lane.name, count, self.workers(lane)))
-        args = [*(checking.args() if checking is not None else ()), *self.extra_args]
+        check_args = [] if checking is None else (checking.args() if collect else checking.wait_args())
+        args = [*check_args, *self.extra_args]
         if log is not None and sys.stdout.isatty():
             args = ["--color=yes", *args]  # what the terminal would have shown, when the log is shown
         cmd = lane_command(

@@ -347,14 +347,18 @@ RECORD_RUNS = """\
     """
 
 
-@pytest.mark.parametrize("workers", [0, 2])
+@pytest.mark.parametrize(("workers", "concurrent"), [(0, False), (2, False), (0, True)])
 def test_wrong_lanes_stop_the_first_lane_before_any_test_runs(
-    sample_project_factory: Factory, workers: int
+    sample_project_factory: Factory, workers: int, concurrent: bool
 ) -> None:
     """The first lane's own pytest collects for the lanes check, then waits for the verdict: with or
-    without xdist, not one test may run when the lanes are wrong."""
+    without xdist, and with a concurrent lane started meanwhile (which waits too), not one test may
+    run when the lanes are wrong."""
     lanes = THREE_LANES.split('[[tool.ci-toolkit.lanes]]\nname = "integration"')[0]
     lanes = lanes.replace("workers = 2", f"workers = {workers}", 1)
+    if concurrent:
+        lanes = lanes.replace("workers = 0", "workers = 0\nconcurrent = true")
+        assert lanes.count("concurrent = true") == 2
     project = sample(sample_project_factory, lanes, COVERAGE, files={"tests/conftest.py": RECORD_RUNS})
 
     run = ci_toolkit("local", cwd=project.root)
