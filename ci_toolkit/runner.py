@@ -77,6 +77,9 @@ class LaneServices(Protocol):
     def start_background(self, names: Sequence[str]) -> None:
         """Begin starting these services without waiting; ensure() waits."""
 
+    def starting(self) -> bool:
+        """Whether a background start is still under way."""
+
     def prepare_lane(self, lane: Lane, workers: int) -> Mapping[str, str]:
         """The lane's services up, per-worker databases created; the variables for its pytest."""
 
@@ -412,6 +415,7 @@ class _Pool:
         pending = list(self.config.lanes)
         running: list[_Running] = []
         checking = self.first_check  # until the first lane's collection has been checked
+        first_lane: _Running | None = None  # the lane whose pytest collects for the check
         try:
             with sigterm_as_interrupt():
                 while pending or running:
@@ -426,17 +430,20 @@ class _Pool:
                         pending, [r.lane for r in running], slots=self.slots, workers=self.workers
                     )
                     for lane in lanes:
+                        if running and self.services_starting(lane):
+                            break  # waiting for them here would hold up the verdict and the output
                         pending.remove(lane)
                         # The first lane collects for the check; a lane started before the verdict
                         # starts up and collects meanwhile, then waits for it too.
-                        first = checking is not None and not self.results and not running
+                        first = checking is not None and first_lane is None
                         started = self.start(lane, checking, collect=first)
                         if started is not None:
                             running.append(started)
+                            first_lane = started if first else first_lane
                     for lane_run in [r for r in running if r.proc.poll() is not None]:
                         running.remove(lane_run)
                         result = self.end(lane_run, lane_run.proc.returncode)
-                        if checking is not None:  # the first lane ended before its check was done
+                        if checking is not None and lane_run is first_lane:  # ended before its check
                             self.checked(checking.finish(result))
                             checking = None
                     self.output.pump()
@@ -448,6 +455,9 @@ class _Pool:
             raise
         self.output.pump()
         return [self.results[lane.name] for lane in self.config.lanes]
+
+    def services_starting(self, lane: Lane) -> bool:
+        return bool(lane.services) and self.services is not None and self.services.starting()
 
     def checked(self, check: LaneCheck | None) -> None:
         self.check = check

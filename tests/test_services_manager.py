@@ -236,6 +236,7 @@ def test_a_background_start_is_waited_for_where_a_service_is_needed(tmp_path: Pa
     with services:
         services.start_background(["db", "cache"])
         assert lines == []  # nothing said in the middle of whatever runs meanwhile
+        assert services.starting()  # a lane needing them would wait: the runner starts others first
         fake.gate.set()
         env = services.ensure(["db"])
         assert env == {"DB_URL": "postgresql://postgres:postgres@127.0.0.1:5001/app"}

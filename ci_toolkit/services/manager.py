@@ -383,6 +383,10 @@ class Services:
         self._pending = pending
         pending.thread.start()
 
+    def starting(self) -> bool:
+        """Whether a start_background() is still under way (join() would wait)."""
+        return self._pending is not None and self._pending.thread.is_alive()
+
     def join(self) -> None:
         """Wait for a background start (see start_background) and raise its failure, if any."""
         pending = self._pending
