@@ -301,6 +301,67 @@ def _wait_for(path: Path, proc: subprocess.Popen[str]) -> None:
         time.sleep(0.05)
 
 
+TWO_SLEEPERS = """\
+    import os
+    import pathlib
+    import time
+
+    import pytest
+
+
+    @pytest.mark.parametrize("lane", [
+        pytest.param("unit", marks=pytest.mark.serial),
+        pytest.param("db", marks=pytest.mark.integration),
+    ])
+    def test_sleeps(lane):
+        pathlib.Path(os.environ["RECORD_DIR"], f"started-{lane}").write_text(str(os.getpid()))
+        time.sleep(120)
+    """
+
+CONCURRENT_LANES = (
+    """
+[tool.ci-toolkit]
+allow_unselected = true
+
+[[tool.ci-toolkit.lanes]]
+name = "unit"
+markers = "serial"
+workers = 0
+concurrent = true
+
+[[tool.ci-toolkit.lanes]]
+name = "db"
+markers = "integration"
+workers = 0
+concurrent = true
+services = ["postgres"]
+"""
+    + SERVICES
+)
+
+
+@needs_servers
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="two one-process lanes need two cores to overlap")
+def test_an_interrupt_while_concurrent_lanes_run_stops_them_all(
+    sample_project_factory: Factory, world: World
+) -> None:
+    project = sample_project_factory(
+        files={
+            "tests/test_sleepers.py": TWO_SLEEPERS,
+            "tests/test_integration.py": "",
+            "tests/test_serial.py": "",
+        },
+        pyproject_extra=CONCURRENT_LANES,
+    )
+    proc = world.start(project.root, "local")
+    _wait_for(world.records / "started-unit", proc)
+    _wait_for(world.records / "started-db", proc)  # both lanes' tests are running now
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=TIMEOUT)
+    assert proc.returncode == 130, f"{out}\n{err}"
+    world.assert_nothing_left(project.root)
+
+
 @needs_servers
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_an_interrupt_mid_lane_stops_everything(
