@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -137,14 +137,9 @@ def run_pytest(
     cwd: Path,
     env: Mapping[str, str] | None = None,
     capture: bool = False,
-    abort: Callable[[], bool | None] | None = None,
 ) -> tuple[int, str]:
     """Run `cmd` to completion: (exit code, output if captured). Interrupted: the child's process
-    group is terminated, then KeyboardInterrupt propagates. `abort` (not with `capture`) is asked every
-    few milliseconds while the child runs: True stops the child's group, False asks again later, None
-    means it has decided to let the child run and is not asked again."""
-    if abort is not None and capture:
-        raise ValueError("abort cannot be combined with capture")
+    group is terminated, then KeyboardInterrupt propagates."""
     with sigterm_as_interrupt():
         proc = subprocess.Popen(
             list(cmd),
@@ -158,30 +153,11 @@ def run_pytest(
             **_new_group(),
         )
         try:
-            if abort is not None:
-                _wait_unless(proc, abort)
             output, _ = proc.communicate()
         except BaseException:
             stop(proc)
             raise
     return proc.returncode, output or ""
-
-
-_ABORT_POLL = 0.02  # seconds between questions to `abort`
-
-
-def _wait_unless(proc: subprocess.Popen[Any], abort: Callable[[], bool | None]) -> None:
-    while True:
-        try:
-            proc.wait(timeout=_ABORT_POLL)
-            return
-        except subprocess.TimeoutExpired:
-            answer = abort()
-            if answer is None:
-                return
-            if answer:
-                stop(proc)
-                return
 
 
 def start_pytest(

@@ -119,8 +119,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--ci-toolkit-verdict",
         metavar="PATH",
         default=None,
-        help="ci-toolkit: after --ci-toolkit-collect, wait for PATH (written by ci-toolkit once it has "
-        "checked the lanes) before running any test.",
+        help="ci-toolkit: before running any test, wait for PATH (written by ci-toolkit once it has "
+        "checked the lanes; after --ci-toolkit-collect when given).",
     )
     group.addoption(
         "--ci-shard",
@@ -178,11 +178,11 @@ def register_collector(config: pytest.Config, base: Path, *, write: bool) -> Non
     if bool(collect) != bool(lanes):
         raise pytest.UsageError("--ci-toolkit-collect and --ci-toolkit-lanes must be given together")
     if collect or verdict:
+        writes = bool(collect) and write
         collector = LaneCollector(
-            base / collect if collect else None,
-            read_lanes(base / lanes) if lanes else {},
+            base / collect if writes else None,
+            read_lanes(base / lanes) if writes else {},
             verdict=base / verdict if verdict else None,
-            write=write,
         )
         config.pluginmanager.register(collector, COLLECT_PLUGIN)
 
@@ -281,19 +281,14 @@ class LaneCollector:
     With a `verdict` path (the first lane of a `ci-toolkit local` run, which spares a collection run of
     its own), it then waits for ci-toolkit to check that assignment: ci-toolkit writes "go" to the
     verdict path, or stops this pytest when the lanes are wrong, so no test runs before the check.
-    Without a `path` it only waits: a lane started while the first one's collection is being checked."""
+    Without a `path` it only waits: an xdist worker other than gw0, or a lane started while the first
+    one's collection is being checked."""
 
     def __init__(
-        self,
-        path: Path | None,
-        lanes: dict[str, str | None],
-        *,
-        verdict: Path | None = None,
-        write: bool = True,
+        self, path: Path | None, lanes: dict[str, str | None], *, verdict: Path | None = None
     ) -> None:
         self.path = path
         self.verdict = verdict
-        self.write = write
         self.lanes = [
             (name, None if expr is None else compile_expression(name, expr)) for name, expr in lanes.items()
         ]
@@ -306,7 +301,7 @@ class LaneCollector:
         result = yield
         known = {id(item) for item in collected}
         collected.extend(item for item in items if id(item) not in known)
-        if self.write and self.path is not None:
+        if self.path is not None:
             tests = {item.nodeid: self.select(item) for item in collected}
             groups = {item.nodeid: name for item in collected if (name := xdist_group(item))}
             from ci_toolkit.atomic import write_text

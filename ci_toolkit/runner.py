@@ -231,8 +231,7 @@ def run_lanes(
             lane.name: sum(1 for t in mine if lane.name in collected.tests.get(t, ()))
             for lane in config.lanes
         }
-    pool = _Pool(config, paths, extra_args, services, shard, first_check)
-    pool.counts, pool.check = counts, check
+    pool = _Pool(config, paths, extra_args, services, shard, first_check, check, counts)
     results = pool.run()
     check = pool.check
     write_text(paths.run_file, json.dumps(run_record(results, shard), indent=1) + "\n")
@@ -388,7 +387,9 @@ class _Pool:
     """The lanes of one run, each started when lane_pool says it may, until all have ended.
 
     Without `concurrent` lanes this is the old order exactly: one lane after another, each with the
-    terminal. The first lane runs alone until its collection has been checked (FirstLaneCheck)."""
+    terminal. With a FirstLaneCheck, the first lane's pytest collects for it; lanes started before its
+    verdict start up and collect meanwhile, then wait for that verdict too. `check` is the check a
+    sharded run already made (its counts are then the shard's)."""
 
     def __init__(
         self,
@@ -398,6 +399,8 @@ class _Pool:
         services: LaneServices | None,
         shard: tuple[int, int] | None,
         first_check: FirstLaneCheck | None,
+        check: LaneCheck | None = None,
+        counts: Mapping[str, int] | None = None,
     ) -> None:
         self.config = config
         self.paths = paths
@@ -405,8 +408,8 @@ class _Pool:
         self.services = services
         self.shard = shard
         self.first_check = first_check
-        self.check: LaneCheck | None = None
-        self.counts: dict[str, int] | None = None
+        self.check = check
+        self.counts = None if counts is None else dict(counts)
         self.output = lane_pool.LaneOutput(paths.logs)
         self.slots = os.cpu_count() or 1
         self.results: dict[str, LaneResult] = {}

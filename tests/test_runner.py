@@ -20,7 +20,6 @@ import coverage
 import pytest
 
 from ci_toolkit import merge
-from ci_toolkit.collect import run_pytest
 from ci_toolkit.config import Config, CoverageConfig, Lane
 from ci_toolkit.errors import ConfigError, DataError
 from ci_toolkit.runner import (
@@ -515,21 +514,3 @@ def test_an_interrupt_stops_the_lane_and_everything_it_started(
             ci.wait()
         if sleeper is not None and alive(sleeper):
             os.kill(sleeper, signal.SIGKILL)
-
-
-def test_run_pytest_stops_the_child_when_abort_says_so_and_stops_asking_on_none(tmp_path: Path) -> None:
-    asked: list[int] = []
-
-    def stop_on_third() -> bool:
-        asked.append(1)
-        return len(asked) >= 3
-
-    sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
-    code, _ = run_pytest(sleeper, cwd=tmp_path, abort=stop_on_third)
-    assert code != 0 and len(asked) == 3
-
-    answers = iter([False, None])
-    code, _ = run_pytest(
-        [sys.executable, "-c", "import time; time.sleep(0.3)"], cwd=tmp_path, abort=lambda: next(answers)
-    )
-    assert code == 0  # None: decided to let it run; never asked again (next() would raise)
