@@ -6,17 +6,25 @@ Heavy modules (pytest, coverage) are imported inside the commands so that
 
 from __future__ import annotations
 
-import os
-import sys
-import traceback
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+# First, before the imports below take their tens of milliseconds: from here on a SIGTERM (a CI runner
+# cancelling the job) is a KeyboardInterrupt, so it gets Ctrl-C's clean-up and exit code 130, wherever
+# the run is, its first instant and its summary included.
+from ci_toolkit.signals import install_sigterm_as_interrupt
 
-import click
+install_sigterm_as_interrupt(started=False)
 
-from ci_toolkit import __version__
-from ci_toolkit.errors import CiToolkitError, ExitCode
+import contextlib  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+import traceback  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import click  # noqa: E402
+
+from ci_toolkit import __version__  # noqa: E402
+from ci_toolkit.errors import CiToolkitError, ExitCode  # noqa: E402
 
 _CONFIG_OPTION = click.option(
     "--config",
@@ -52,6 +60,8 @@ def run_command(fn: Callable[..., int], **kwargs: Any) -> None:
     except KeyboardInterrupt:
         click.echo("ci-toolkit: interrupted", err=True)
         sys.exit(130)
+    except BrokenPipeError:
+        stdout_gone()
     except Exception as exc:
         if os.environ.get("CI_TOOLKIT_DEBUG"):
             traceback.print_exc()
@@ -62,6 +72,17 @@ def run_command(fn: Callable[..., int], **kwargs: Any) -> None:
         )
         sys.exit(int(ExitCode.INTERNAL_ERROR))
     sys.exit(int(code))
+
+
+def stdout_gone() -> None:
+    """stdout's reader went away (`ci-toolkit local | head`): one line on stderr, exit 2."""
+    # Python flushes stdout once more at exit and would print that failure too: send it to /dev/null.
+    with contextlib.suppress(OSError, AttributeError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    click.echo(
+        "ci-toolkit: error: stdout was closed by its reader (broken pipe); the summary is lost", err=True
+    )
+    sys.exit(int(ExitCode.USAGE_ERROR))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -183,11 +204,21 @@ _register()
 
 
 def main() -> None:
+    install_sigterm_as_interrupt(started=True)
+    if sys.stdout is None:
+        # `ci-toolkit ... >&-`: the summary has nowhere to go, and the pytest processes we start would
+        # inherit a free descriptor 1 that the first file they open takes over.
+        click.echo(
+            "ci-toolkit: error: stdout is closed; redirect it (>/dev/null) instead of closing it", err=True
+        )
+        sys.exit(int(ExitCode.USAGE_ERROR))
     try:
         cli.main(prog_name="ci-toolkit", standalone_mode=False)
+    except BrokenPipeError:
+        stdout_gone()
     except click.exceptions.Exit as exc:  # --help, --version
         sys.exit(exc.exit_code)
-    except click.Abort:
+    except (click.Abort, KeyboardInterrupt):
         click.echo("ci-toolkit: interrupted", err=True)
         sys.exit(130)
     except click.exceptions.NoArgsIsHelpError as exc:

@@ -13,13 +13,17 @@ lane ``all`` that selects every test and no coverage floors.
 Every option (unknown keys are errors, with a suggestion when one is close)::
 
     [tool.ci-toolkit]
-    workers = "auto"            # pytest-xdist workers per lane: "auto" or a whole number; 0: no xdist
-    output_dir = ".ci-toolkit"  # where reports and data go; relative to the project root, inside it
+    workers = "auto"            # pytest-xdist workers per lane: "auto" (one per CPU) or a whole number,
+                                # at most max_workers(): 4 per CPU, and never less than 64; 0: no xdist
+    output_dir = ".ci-toolkit"  # where reports and data go; relative to the project root, inside it,
+                                # not in .git; ci-toolkit's own (ci_toolkit.outdir: a directory it did
+                                # not make and that is not empty is refused, never cleared)
     pytest_args = []            # extra pytest arguments for every lane
     allow_unselected = false    # false: a collected test that no lane selects fails the run
     allow_overlap = false       # false: a test that two lanes select fails the run
     timings = ".ci-toolkit/timings.json"  # timing history (relative to the root, or absolute); kept
-                                # across runs, so not under output_dir's junit/, results/, coverage/
+                                # across runs, so not one of the names ci-toolkit clears or writes in
+                                # output_dir (outdir.RESERVED), and not a pyproject.toml
     timings_alpha = 0.3         # smoothing, 0 < a <= 1: new = a * this run + (1 - a) * history
     timings_prune_after = 10    # whole number >= 1: drop tests not seen for more than this many runs
     scheduler = "duration"      # xdist scheduling: "duration" (ours, longest first, no tail) or "xdist"
@@ -77,6 +81,7 @@ from __future__ import annotations
 import difflib
 import json
 import math
+import os
 import posixpath
 import re
 import sys
@@ -86,6 +91,7 @@ from datetime import date, datetime, time
 from pathlib import Path, PureWindowsPath
 from typing import Any, Literal, NoReturn
 
+from ci_toolkit import outdir
 from ci_toolkit.errors import ConfigError
 from ci_toolkit.services import catalog
 from ci_toolkit.services.base import BACKENDS, KINDS, TEMPLATE_FIELDS, ServiceSpec
@@ -203,19 +209,16 @@ _COMMAND_FIELDS = ("port", "host", "data_dir")
 _TOML_LINE = re.compile(r"\(at line (\d+), column \d+\)")
 _PERCENT = "a number 0-100"
 _WORKERS = '"auto" or a whole number >= 0'
+_WORKERS_CAP = "(4 per CPU, and never less than 64)"
 _STR_LIST = "a list of strings"
-# What RunPaths.prepare() removes from output_dir before every run: a history there would never survive.
-_CLEARED = (
-    "junit",
-    "results",
-    "coverage",
-    ".coverage",
-    ".coverage-journal",
-    ".coverage-wal",
-    ".coverage-shm",
-)
 
 KeyPath = tuple[str | int, ...]
+
+
+def max_workers() -> int:
+    """The most xdist workers `workers` may ask for: 4 per CPU, and never less than 64, so that a
+    configuration written on a big machine still validates on a small CI runner."""
+    return max(64, 4 * (os.cpu_count() or 1))
 
 
 def find_pyproject(start: Path) -> Path | None:
@@ -243,6 +246,9 @@ def load(config_path: Path | None = None, cwd: Path | None = None) -> Config:
         # Relative to the given cwd, not the process's, so callers and tests stay explicit.
         path = config_path if config_path.is_absolute() else cwd / config_path
     label = display_path(path, cwd)
+    if config_path is not None and path.exists() and not path.is_file():
+        # /dev/null, a FIFO: never opened (a FIFO blocks), and its directory must not become a project root.
+        raise ConfigError(f"{label}: cannot read: not a regular file; --config must name a pyproject.toml")
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -416,9 +422,15 @@ class _Parser:
         return float(value)
 
     def workers(self, value: Any, path: KeyPath) -> Workers:
-        if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+        if value == "auto":
             return value
-        self.expected(path, _WORKERS, value)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            self.expected(path, _WORKERS, value)
+        cap = max_workers()
+        if value > cap:
+            # Each worker is a process: a typo must not fork thousands of them.
+            self.expected(path, f'"auto" or a whole number >= 0 and at most {cap} {_WORKERS_CAP}', value)
+        return value
 
     def strings(self, value: Any, path: KeyPath) -> tuple[str, ...]:
         if not isinstance(value, list):
@@ -441,6 +453,8 @@ class _Parser:
             self.expected(path, "a directory path relative to the project root", value)
         if value.startswith(("/", "\\")) or PureWindowsPath(value).drive:
             self.expected(path, "a directory path relative to the project root, not absolute", value)
+        if ".git" in re.split(r"[/\\]", value):
+            self.expected(path, "a directory outside .git", value)
         depth = 0
         for part in re.split(r"[/\\]", value):
             if part == "..":
@@ -529,9 +543,14 @@ class _Parser:
             rest = parts[len(inside) :] if parts[: len(inside)] == inside else None
             if rest == []:
                 self.expected(path, "a file path, not the output_dir directory", value)
-            if rest and rest[0] in _CLEARED:
+            if rest and rest[0] in outdir.CLEARED:
                 cleared = posixpath.join(*inside, rest[0])
                 self.expected(path, f"a file outside {cleared} (cleared before every run)", value)
+            if rest and rest[0] in outdir.RESERVED:
+                self.expected(path, "a file ci-toolkit does not write itself", value)
+        if Path(value).name == "pyproject.toml":
+            # The history would be written over the project's configuration.
+            self.expected(path, "a timing history file, not pyproject.toml (the configuration file)", value)
         return Path(value)
 
     def keep_together(self, value: Any, path: KeyPath) -> tuple[str, ...]:
@@ -720,7 +739,7 @@ class _Parser:
             if key in table:
                 kwargs[key] = self.credential(kind, key, table[key], (*path, key))
         if "password" in table:
-            kwargs["password"] = self.string(table["password"], (*path, "password"))
+            kwargs["password"] = self.password(table["password"], (*path, "password"))
         if "port" in table:
             port = table["port"]
             if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
@@ -801,6 +820,14 @@ class _Parser:
         if not isinstance(value, str) or not _VERSION.fullmatch(value):
             self.expected(path, 'a version such as "17" or "8.4"', value)
         return value
+
+    def password(self, value: Any, path: KeyPath) -> str:
+        text = self.string(value, path)
+        # A server reads its password from a line of a file (initdb --pwfile) or an argument: a control
+        # character would cut it short there and leave a password nobody typed.
+        if any(ord(char) < 0x20 or ord(char) == 0x7F for char in text):
+            self.expected(path, "a password without line breaks or other control characters", value)
+        return text
 
     def credential(self, kind: str, key: str, value: Any, path: KeyPath) -> str:
         text = self.string(value, path)

@@ -639,6 +639,10 @@ SERVICES_BAD = [
     (svc("redis", {"image": ""}), 'redis.image: expected a docker image name without spaces, got ""'),
     (svc("redis", {"host": 127}), "redis.host: expected a host name or IP address without spaces, got 127"),
     (svc("redis", {"password": 1234}), "redis.password: expected a string, got 1234"),
+    (
+        svc("postgres", {"password": "line\nbreak"}),
+        "postgres.password: expected a password without line breaks or other control characters",
+    ),
     (svc("redis", {"user": "alice"}), "redis.user: expected no user for redis (set password: it protects"),
     (
         svc("redis", {"database": "one"}),

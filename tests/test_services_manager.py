@@ -453,7 +453,7 @@ def test_sigterm_becomes_keyboard_interrupt_inside_the_block_only() -> None:
     assert signal.getsignal(signal.SIGTERM) == before
 
 
-def test_the_env_file_replaces_a_file_but_appends_to_github_env(
+def test_the_env_file_keeps_a_files_other_lines_and_appends_to_github_env(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from ci_toolkit.commands.services import write_env_file
@@ -464,5 +464,5 @@ def test_the_env_file_replaces_a_file_but_appends_to_github_env(
     monkeypatch.setenv("GITHUB_ENV", str(github))
     write_env_file(plain, "A=1\n")
     write_env_file(github, "A=1\n")
-    assert plain.read_text() == "A=1\n"
+    assert plain.read_text() == "OLD=1\nA=1\n"  # the user's lines are kept (ci_toolkit.envfile)
     assert github.read_text() == "EARLIER=1\nA=1\n"

@@ -7,7 +7,6 @@ goes to stderr) and leaves them running; `down` stops whatever the state file li
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -26,6 +25,7 @@ def _load(config_path: Path | None) -> Config:
 
 
 def up(*, config_path: Path | None, names: Sequence[str], env_file: Path | None, backend: str | None) -> int:
+    from ci_toolkit import outdir
     from ci_toolkit.services import env as env_mod
     from ci_toolkit.services.manager import Services
     from ci_toolkit.signals import sigterm_as_interrupt
@@ -33,7 +33,9 @@ def up(*, config_path: Path | None, names: Sequence[str], env_file: Path | None,
     config = _load(config_path)
     if not config.services:
         raise ConfigError(f"{config.path or config.root}: no [tool.ci-toolkit.services.NAME] table to start")
-    with sigterm_as_interrupt():
+    # The state file lives in the output dir: claimed, and not while a `local` run there starts or stops
+    # services of its own.
+    with sigterm_as_interrupt(), outdir.lock(config):
         services = Services(config, backend=backend, owner="up")
         wanted = list(names) or list(config.services)
         services.clean_leftovers(wanted)
@@ -51,29 +53,26 @@ def up(*, config_path: Path | None, names: Sequence[str], env_file: Path | None,
 
 
 def write_env_file(path: Path, text: str) -> None:
-    """Replace `path`; but $GITHUB_ENV is appended to, as GitHub Actions expects, so that what earlier
-    commands of the same step wrote there is kept."""
-    from ci_toolkit.atomic import write_text
+    """Set the variables in `path`, keeping every line of the user's that is not one of them; append to
+    $GITHUB_ENV (ci_toolkit.envfile)."""
+    from ci_toolkit import envfile
 
-    github_env = os.environ.get("GITHUB_ENV")
-    if github_env and Path(github_env).absolute() == path.absolute():
-        with path.open("a", encoding="utf-8") as fh:
-            fh.write(text)
-        return
-    write_text(path, text)
+    envfile.write(path, text)
 
 
 def down(*, config_path: Path | None) -> int:
+    from ci_toolkit import outdir
     from ci_toolkit.services.base import ServiceError
     from ci_toolkit.services.manager import Services
     from ci_toolkit.signals import sigterm_as_interrupt
 
     config = _load(config_path)
-    with sigterm_as_interrupt():
-        services = Services(config)
-        if not services.recorded():
-            print(f"ci-toolkit: no services recorded in {services.state_path}", file=sys.stderr)
-            return ExitCode.OK
+    services = Services(config)
+    if not services.recorded():  # also when there is no output dir: nothing to lock, nothing to stop
+        print(f"ci-toolkit: no services recorded in {services.state_path}", file=sys.stderr)
+        return ExitCode.OK
+    with sigterm_as_interrupt(), outdir.lock(config):
+        services = Services(config)  # read again under the lock: a run may have just changed it
         left = services.down()
     if left:
         names = ", ".join(record.endpoint.name for record in left)
@@ -95,6 +94,8 @@ def status(*, config_path: Path | None) -> int:
         ep = record.endpoint
         started_by = "services up" if record.owner == "up" else f"local (pid {record.pid})"
         state = "running" if running else "gone"
+        if record.starting:  # a start under way, or (its process gone) one a killed run left
+            state = "interrupted" if services.is_leftover(record) else "starting"
         table.append((ep.name, ep.kind, ep.backend, f"{ep.host}:{ep.port}", state, started_by))
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     for row in table:

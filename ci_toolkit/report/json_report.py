@@ -16,8 +16,14 @@ Schema, version 1 (fields are only ever added within a version; removing or chan
           "wall_time": float,               # seconds
           "skipped_reason": str | null,     # set when the lane did not run at all
           "junit_path": str | null,
-          "counts": {"passed", "failed", "skipped", "error", "xfailed", "xpassed": int},  # raw outcomes
-          "failed": [{"nodeid": str, "outcome": "failed" | "error", "message": str}]
+          "counts": {"passed", "failed", "skipped", "error", "xfailed", "xpassed": int},
+                                            # as pytest's own summary counts them (one per report: a
+                                            # passing test whose teardown fails is a pass and an error)
+          "failed": [{"nodeid": str, "outcome": "failed" | "error", "message": str}],
+                                            # "error" too for a test that never reported its result
+          "not_run": [str],                 # selected tests never run: the session stopped early
+          "problems": [str]                 # why the lane is not ok beyond its tests: exit code,
+                                            # INTERNALERROR, results missing
         }
       ],
       "coverage": null | {                  # null when coverage was not measured
@@ -57,6 +63,7 @@ from typing import Any
 
 from ci_toolkit import atomic
 from ci_toolkit.covdata import Measure
+from ci_toolkit.errors import DataError
 from ci_toolkit.gate import Check, Verdict
 from ci_toolkit.report import overall_passed, total_counts
 from ci_toolkit.results import LaneResult
@@ -97,6 +104,8 @@ def _lane(lane: LaneResult) -> dict[str, Any]:
         "junit_path": lane.junit_path,
         "counts": {outcome: lane.count(outcome) for outcome in _OUTCOMES},
         "failed": [{"nodeid": o.nodeid, "outcome": o.outcome, "message": o.message} for o in lane.failed],
+        "not_run": [o.nodeid for o in lane.not_run],
+        "problems": list(lane.problems),
     }
 
 
@@ -131,5 +140,17 @@ def _coverage(verdict: Verdict) -> dict[str, Any]:
 
 
 def write(path: Path, data: Mapping[str, Any]) -> None:
-    """Write *data* as indented JSON, atomically (a reader never sees half a summary)."""
-    atomic.write_text(Path(path), json.dumps(data, indent=2) + "\n")
+    """Write *data* as indented JSON, atomically (a reader never sees half a summary). A regular file is
+    replaced only when it is ours (ci_toolkit.outputs: checked before the run, and again now); a device
+    or FIFO is written directly. A failure is one line (DataError), never a traceback."""
+    from ci_toolkit import outputs
+
+    path = Path(path)
+    try:
+        target, through_proc = atomic.resolve(path)
+        problem = None if through_proc or not target.is_file() else outputs.replace_problem(target)
+        if problem is not None:
+            raise DataError(f"--json {path}: {problem}")
+        atomic.write_text(path, json.dumps(data, indent=2) + "\n")
+    except OSError as exc:
+        raise DataError(f"--json {path}: cannot write the JSON summary: {exc.strerror or exc}") from None
