@@ -245,20 +245,6 @@ BAD_HISTORIES = [
     pytest.param(_doc(run=-1), 'malformed timing history (needs "project", "run" and "tests")', id="bad-run"),
     pytest.param(_doc(tests=[]), "malformed timing history", id="tests-a-list"),
     pytest.param(
-        _doc(tests={"a.py::t": {"call": "slow"}}),
-        "malformed timing history entry 'a.py::t': phase seconds must be numbers >= 0",
-        id="bad-seconds",
-    ),
-    pytest.param(
-        _doc(tests={"a.py::t": {"call": 1, "runs": 1.5}}),
-        "malformed timing history entry 'a.py::t': "
-        "runs and last_seen must be whole numbers >= 0, lane a string",
-        id="bad-runs",
-    ),
-    pytest.param(
-        _doc(tests={"a.py::t": 3}), "malformed timing history entry 'a.py::t': expected an object", id="entry"
-    ),
-    pytest.param(
         _doc(project="other"), "timing history is for project 'other', not 'app'", id="other-project"
     ),
 ]
@@ -274,8 +260,33 @@ def test_a_bad_history_is_one_warning_line_and_empty(
     out, err = capsys.readouterr()
     assert out == ""
     assert err.startswith(f"ci-toolkit: warning: {path}: {reason}")
-    assert err.endswith("; ignored: no timing history used\n")
+    beside = tmp_path / "timings.ci-toolkit-app.json"  # where ours goes: the file is never written over
+    assert err.endswith(f"; left as it is: this project's history is kept in {beside} instead\n")
     assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("entry", "reason"),
+    [
+        pytest.param({"call": "slow"}, "phase seconds must be numbers 0-1000000", id="bad-seconds"),
+        pytest.param(
+            {"call": 1, "runs": 1.5},
+            "runs and last_seen must be whole numbers >= 0, lane a string",
+            id="bad-runs",
+        ),
+        pytest.param(3, "expected an object", id="entry"),
+    ],
+)
+def test_a_bad_entry_is_dropped_with_one_warning_line(
+    entry: object, reason: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "timings.json"
+    path.write_text(_doc(tests={"a.py::t": entry, "a.py::u": {"call": 2.0}}), encoding="utf-8")
+    assert load(path, "app") == History("app", 1, {"a.py::u": TestTiming(0.0, 2.0, 0.0, 1, 0, "")})
+    assert capsys.readouterr() == (
+        "",
+        f"ci-toolkit: warning: {path}: 1 malformed timing history entry dropped, e.g. 'a.py::t': {reason}\n",
+    )
 
 
 def test_an_unreadable_history_is_a_warning_too(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -569,8 +580,8 @@ def test_merge_outside_a_project_follows_the_majority_or_the_option(
         result.stderr
         == "ci-toolkit: warning: a.json: timing history is for project 'one', not 'two'; skipped\n"
     )
-    result = invoke("timings", "merge", "--project", "one", "out.json", "a.json", "b.json")
-    assert result.stdout == "merged 1 timing history of one into out.json: 1 tests, run 1\n"
+    result = invoke("timings", "merge", "--project", "one", "out-one.json", "a.json", "b.json")
+    assert result.stdout == "merged 1 timing history of one into out-one.json: 1 tests, run 1\n"
 
 
 def test_merge_with_nothing_usable_fails_and_writes_nothing(project: Path) -> None:

@@ -20,12 +20,13 @@ if TYPE_CHECKING:
     from ci_toolkit.planning import Plan
 
 FORMATS = ("text", "json", "github-matrix")
-MAX_SHARDS = 256  # a GitHub Actions matrix runs at most 256 jobs
 AUTO_MAX_SHARDS = 64  # --shards auto looks no further
 
 
 def parse_shards(value: str) -> int | None:
     """N, or None for "auto"; click.BadParameter (one line) for anything else."""
+    from ci_toolkit.planning.plan import MAX_SHARDS
+
     text = value.strip().lower()
     if text == "auto":
         return None
@@ -128,8 +129,8 @@ def run(
     output: Path | None,
     manifest: Path | None,
 ) -> int:
-    from ci_toolkit import atomic, planning, timings
     from ci_toolkit import config as config_mod
+    from ci_toolkit import planning, timings
     from ci_toolkit.collect import collect_all
     from ci_toolkit.errors import ExitCode, NoTestsError
 
@@ -139,7 +140,9 @@ def run(
     if not collected:
         raise NoTestsError(f"no tests collected in {config.root}: nothing to plan")
     history_path = config.root / config.timings
-    history = timings.load(history_path, timings.project_name(config.root))
+    located = timings.locate(history_path, timings.project_name(config.root))
+    history = located.history
+    history_path = located.target or history_path  # the file beside it, while the configured one is not ours
     estimator = timings.Estimator(history, {nodeid: lanes[0] for nodeid, lanes in collected.items() if lanes})
     groups, keep, overhead = found.groups, config.keep_together, config.shard_overhead
     if shards is None:
@@ -161,22 +164,24 @@ def run(
     for nodeid in collected:
         source = estimator.source(nodeid)
         sources[source] = sources.get(source, 0) + 1
+    # allow_nan=False: every estimate is bounded (timings.MAX_SECONDS), so this never fires; if it did, a
+    # traceback beats a manifest no JSON reader can parse.
     if fmt == "json":
-        text = json.dumps(planning.to_json(plan), indent=2) + "\n"
+        text = json.dumps(planning.to_json(plan), indent=2, allow_nan=False) + "\n"
     elif fmt == "github-matrix":
         # One line: it goes into $GITHUB_OUTPUT as matrix=<json>.
-        text = json.dumps(planning.github_matrix(plan), separators=(",", ":")) + "\n"
+        text = json.dumps(planning.github_matrix(plan), separators=(",", ":"), allow_nan=False) + "\n"
     else:
         text = render(
             plan, sources=sources, target_seconds=target_seconds, history=_shown(history_path, config.root)
         )
     if manifest is not None:
-        atomic.write_text(manifest, json.dumps(planning.to_json(plan), indent=2) + "\n")
+        _write(manifest, json.dumps(planning.to_json(plan), indent=2, allow_nan=False) + "\n")
     if output is None:
         sys.stdout.write(text)
         sys.stdout.flush()
     else:
-        atomic.write_text(output, text)
+        _write(output, text)
     if target_seconds is not None and plan.makespan > target_seconds and fmt != "text":
         # The table says so itself; machine formats must not hide it.
         timings.warn(
@@ -184,6 +189,16 @@ def run(
             f"{len(plan.shards)} shards, slowest {_duration(plan.makespan)}"
         )
     return int(ExitCode.OK)
+
+
+def _write(path: Path, text: str) -> None:
+    from ci_toolkit import atomic
+    from ci_toolkit.errors import DataError
+
+    try:
+        atomic.write_text(path, text)
+    except OSError as exc:
+        raise DataError(f"{path}: cannot write: {exc.strerror or exc}") from None
 
 
 def _shown(path: Path, root: Path) -> str:

@@ -12,6 +12,7 @@ Only click and the standard library are imported at module level: `ci-toolkit --
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ import click
 
 REPORT_VERSION = 1
 _EXAMPLES = 3
+_MAX_SECONDS = 1_000_000.0  # ci_toolkit.timings.MAX_SECONDS (not imported: `ci-toolkit --help` stays fast)
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,15 @@ class SplitReport:
 
     @property
     def slowest_vs_bound(self) -> float | None:
-        return self.slowest / self.lower_bound if self.lower_bound > 0 else None
+        return _ratio(self.slowest, self.lower_bound)
+
+
+def _ratio(realised: float, predicted: float) -> float | None:
+    """realised / predicted; None when there is no finite ratio (a plan of nothing, or a hand-edited one)."""
+    if predicted <= 0:
+        return None
+    ratio = realised / predicted
+    return ratio if math.isfinite(ratio) else None
 
 
 @click.command("split-report")
@@ -81,9 +91,7 @@ def command(json_path: Path | None, dirs: tuple[Path, ...]) -> None:
         report = summarize([read_shard_dir(directory) for directory in dirs])
         click.echo(render(report))
         if json_path is not None:
-            from ci_toolkit.atomic import write_text
-
-            write_text(json_path, json.dumps(to_json(report), indent=1) + "\n")
+            _write(json_path, json.dumps(to_json(report), indent=1, allow_nan=False) + "\n")
     except CiToolkitError as exc:
         click.echo(f"ci-toolkit: error: {exc}", err=True)
         sys.exit(int(exc.exit_code))
@@ -111,8 +119,10 @@ def read_shard_dir(directory: Path) -> ShardRun:
         )
     seconds = {}
     for lane, value in lanes.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-            raise DataError(f"{run_file}: lane {lane}: wall time must be a number of seconds >= 0")
+        if not _seconds(value):
+            raise DataError(
+                f"{run_file}: lane {lane}: wall time must be a number of seconds 0-{_MAX_SECONDS:.0f}"
+            )
         seconds[str(lane)] = float(value)
     ran: list[str] = []
     for path in sorted((directory / "results").glob("*.json")):
@@ -131,6 +141,10 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
         raise DataError(f"{path}: cannot read {what}: {getattr(exc, 'strerror', None) or exc}") from None
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}: {what} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except ValueError:  # an integer of more digits than int() takes
+        raise DataError(f"{path}: {what} is not valid JSON (a number too long)") from None
+    except RecursionError:
+        raise DataError(f"{path}: {what} is not valid JSON (nested too deeply)") from None
     if not isinstance(doc, dict):
         raise DataError(f"{path}: not a ci-toolkit {what}")
     return doc
@@ -138,6 +152,21 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
 
 def _whole(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _seconds(value: Any) -> bool:
+    """Neither NaN, Infinity, negative nor absurdly long: sums of these stay finite, so JSON can hold them."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= _MAX_SECONDS
+
+
+def _write(path: Path, text: str) -> None:
+    from ci_toolkit.atomic import write_text
+    from ci_toolkit.errors import DataError
+
+    try:
+        write_text(path, text)
+    except OSError as exc:
+        raise DataError(f"{path}: cannot write: {exc.strerror or exc}") from None
 
 
 # -- the pure core --------------------------------------------------------------------------------------
@@ -194,7 +223,8 @@ def render(report: SplitReport) -> str:
         "  shard     predicted   realised   ratio  tests",
     ]
     for line in report.lines:
-        ratio = f"{line.realised / line.predicted:5.2f}x" if line.predicted > 0 else "     -"
+        value = _ratio(line.realised, line.predicted)
+        ratio = "     -" if value is None else f"{value:5.2f}x"
         label = f"{line.index}/{n}"
         out.append(f"  {label:<8}{line.predicted:9.1f}s {line.realised:9.1f}s  {ratio}  {line.tests:5d}")
     bound = report.slowest_vs_bound

@@ -39,7 +39,8 @@ def merge_command(project: str | None, out: Path, inputs: tuple[Path, ...]) -> N
     """Combine the histories INPUTS (e.g. one per shard) into OUT.
 
     For each test the most recently seen entry wins. Unreadable inputs and other projects' histories
-    are reported and skipped. OUT is overwritten; name it among INPUTS too to fold it in.
+    are reported and skipped. OUT is overwritten, but only when it is this project's timing history;
+    name it among INPUTS too to fold it in.
     """
     from ci_toolkit.cli import run_command
 
@@ -62,8 +63,9 @@ def import_command(
 ) -> None:
     """Add the test times in FILES (JUnit XML, xunit1 or xunit2, or pytest-split durations) to OUT.
 
-    FILES count as one run: OUT, if it exists, is updated as after a `ci-toolkit local` run.
-    Skipped and errored tests are left out.
+    FILES count as one run: OUT, if it exists, is updated as after a `ci-toolkit local` run (and must
+    be this project's timing history). Skipped and errored tests are left out, as are times that are
+    not a number of seconds.
     """
     from ci_toolkit.cli import run_command
 
@@ -130,8 +132,9 @@ def merge(*, out: Path, inputs: Sequence[Path], project: str | None) -> int:
             )
     if not usable:
         raise DataError(f"none of the {len(inputs)} input(s) is a usable timing history; {out} not written")
+    timings.read_own(out, expected)  # only to refuse a file that is not this project's history
     merged = timings.merge(usable)
-    timings.save(out, merged)
+    _save(out, merged)
     click.echo(
         f"merged {len(usable)} timing histor{'y' if len(usable) == 1 else 'ies'} of {merged.project} into "
         f"{out}: {len(merged.tests)} tests, run {merged.run}"
@@ -147,6 +150,7 @@ def import_(*, out: Path, files: Sequence[Path], root: Path | None, lane: str, p
     if root is None:
         root = config.root if config is not None else Path.cwd()
     name = project or timings.project_name(root)
+    base = timings.read_own(out, name)  # before reading FILES: a refusal needs no import first
     observed: dict[str, timings.Observation] = {}
     for path in files:
         observed.update(timings.observations_from_file(path, root, lane))
@@ -155,15 +159,24 @@ def import_(*, out: Path, files: Sequence[Path], root: Path | None, lane: str, p
             f"no test times found in {', '.join(map(str, files))} (only skipped or errored tests?); "
             f"{out} not written"
         )
-    base = timings.load(out, name)
     alpha, prune_after = (config.timings_alpha, config.timings_prune_after) if config else (0.3, 10)
     history = timings.update(base, observed, alpha=alpha, prune_after=prune_after)
-    timings.save(out, history)
+    _save(out, history)
     click.echo(
         f"imported {len(observed)} test times from {len(files)} file(s) into {out}: "
         f"{len(history.tests)} tests, run {history.run}"
     )
     return 0
+
+
+def _save(out: Path, history: History) -> None:
+    from ci_toolkit import timings
+    from ci_toolkit.errors import DataError
+
+    try:
+        timings.save(out, history)
+    except OSError as exc:
+        raise DataError(f"{out}: cannot write: {exc.strerror or exc}") from None
 
 
 def show(*, config_path: Path | None, history_path: Path | None, limit: int, collect: bool) -> int:
@@ -174,7 +187,8 @@ def show(*, config_path: Path | None, history_path: Path | None, limit: int, col
     root = config.root if config is not None else Path.cwd()
     if history_path is None:
         history_path = root / (config.timings if config is not None else Path(".ci-toolkit/timings.json"))
-    history = timings.load(history_path, timings.project_name(root))
+    located = timings.locate(history_path, timings.project_name(root))
+    history = located.history
     lanes: dict[str, str] = {}
     tests: list[str] = sorted(history.tests)
     if collect:
@@ -185,7 +199,8 @@ def show(*, config_path: Path | None, history_path: Path | None, limit: int, col
         tests = list(assignment)
         lanes = {nodeid: names[0] for nodeid, names in assignment.items() if names}
     estimator = timings.Estimator(history, lanes)
-    click.echo(render(history_path, history, estimator, tests, limit=limit, collected=collect))
+    shown = located.target or history_path  # the file beside it, while history_path is not ours
+    click.echo(render(shown, history, estimator, tests, limit=limit, collected=collect))
     return 0
 
 

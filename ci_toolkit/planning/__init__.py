@@ -7,6 +7,7 @@ shared setups per shard; strategies/ assigns units to shards; plan.py builds, ch
 from __future__ import annotations
 
 from ci_toolkit.planning.plan import (
+    MAX_SHARDS,
     Plan,
     Shard,
     auto_plan,
@@ -20,6 +21,7 @@ from ci_toolkit.planning.plan import (
 from ci_toolkit.planning.units import Unit, make_units
 
 __all__ = [
+    "MAX_SHARDS",
     "Plan",
     "Shard",
     "Unit",

@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from ci_toolkit.timings import TestTiming
 
 PLAN_VERSION = 1
+# The most shards a plan has, whoever asks (`plan --shards`, `local --shard K/N`, `--ci-shard`): a GitHub
+# Actions matrix runs at most 256 jobs, and a plan holds every shard in memory.
+MAX_SHARDS = 256
 _DIGITS = 4  # seconds in a plan are kept to 0.1 ms, so a manifest round-trips exactly
 
 

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ci_toolkit import globs
+from ci_toolkit.timings import MAX_SECONDS
 
 if TYPE_CHECKING:
     from ci_toolkit.timings import TestTiming
@@ -140,7 +141,11 @@ def cost_model(tests: Sequence[str], estimate: Callable[[str], TestTiming]) -> C
 
 
 def _seconds(value: float) -> float:
-    return value if 0 < value < math.inf else 0.0  # NaN compares false
+    """An estimate as seconds to plan with: nothing for NaN, Infinity or less than 0, MAX_SECONDS at most,
+    so that no sum over a suite overflows into Infinity (which a plan manifest, being JSON, cannot hold)."""
+    if not 0 < value < math.inf:  # NaN compares false
+        return 0.0
+    return min(value, MAX_SECONDS)
 
 
 def keep_matches(pattern: str, nodeid: str) -> bool:
