@@ -2,8 +2,10 @@
 
 Checks, all fail-closed:
 
-- "data": the report has no measured file at all -> fail (nothing measured cannot pass a gate).
-- "total": lines + branches of every measured file together vs ``fail_under``.
+- "data": the report has no measured file at all -> fail (nothing measured cannot pass a gate); also
+  when there is no coverage source to judge (`unjudged`).
+- "total": lines + branches of every measured file together vs ``fail_under``. The report holds only the
+  coverage source (see `ci_toolkit.covdata`): what else a run measured never counts.
 - "file": every file matched by a ``paths`` pattern vs the floor of the most specific matching pattern
   (see `ci_toolkit.globs.specificity`; on equal specificity the stricter floor wins).
 - "group": the files a ``groups`` pattern matches, aggregated, vs its floor.
@@ -73,8 +75,7 @@ def evaluate(report: CoverageReport, cov: CoverageConfig) -> Verdict:
     """Judge *report* against the floors in *cov*. Pure: no I/O, no clock, no globals."""
     total = report.total
     if not report.files:
-        data = Check(kind="data", subject="data", minimum=None, measure=None, passed=False, detail=NO_DATA)
-        return Verdict(passed=False, total=total, checks=(data,))
+        return unjudged(NO_DATA)
 
     checks: list[Check] = [
         Check(
@@ -92,6 +93,12 @@ def evaluate(report: CoverageReport, cov: CoverageConfig) -> Verdict:
     checks.extend(_unmatched(report.files, "groups", cov.groups))
     checks.extend(_unmatched(report.files, "critical", cov.critical))
     return Verdict(passed=all(c.passed for c in checks), total=total, checks=tuple(checks))
+
+
+def unjudged(detail: str) -> Verdict:
+    """The failing verdict when there is nothing to judge; *detail* says why and what to do."""
+    data = Check(kind="data", subject="data", minimum=None, measure=None, passed=False, detail=detail)
+    return Verdict(passed=False, total=Measure(0, 0), checks=(data,))
 
 
 def floor_for(path: str, floors: Iterable[Floor]) -> Floor | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,8 +28,10 @@ def combine(data_files: Sequence[Path], out: Path) -> Path | None:
     for path in inputs:
         try:
             coverage.CoverageData(basename=str(path)).read()
-        except CoverageException as exc:
-            raise DataError(f"{path}: not a readable coverage data file: {exc}") from None
+        except (CoverageException, sqlite3.Error) as exc:
+            raise DataError(
+                f"{path}: not a readable coverage data file: {' '.join(str(exc).split())}"
+            ) from None
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     os.close(fd)
@@ -41,8 +44,16 @@ def combine(data_files: Sequence[Path], out: Path) -> Path | None:
             return out
         # config_file=False: the project's coverage settings were applied when the data was measured.
         cov = coverage.Coverage(data_file=tmp, config_file=False)
-        cov.combine([str(path) for path in inputs], strict=True, keep=True)
-        cov.save()
+        try:
+            cov.combine([str(path) for path in inputs], strict=True, keep=True)
+            cov.save()
+        except (CoverageException, sqlite3.Error) as exc:
+            # e.g. one lane measured branches and another did not (a lane's pytest_args added
+            # --cov-branch): data that cannot be combined cannot be judged either.
+            raise DataError(
+                f"{out}: cannot combine the lanes' coverage data ({' '.join(str(exc).split())}); "
+                "every lane must measure alike: check the lanes' pytest_args for --cov options"
+            ) from None
         os.replace(tmp, out)
     finally:
         for suffix in ("", "-journal", "-wal", "-shm"):

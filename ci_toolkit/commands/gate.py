@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ci_toolkit import outputs
 from ci_toolkit.errors import ExitCode
 
 if TYPE_CHECKING:
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 def run(*, config_path: Path | None, json_path: Path | None, color: bool | None, data: Path) -> int:
     from ci_toolkit import config as config_mod
 
+    outputs.check(json_path=json_path)  # before judging: a verdict that cannot be written is one line
     config = config_mod.load(config_path)
     verdict = judge(data if data.is_absolute() else Path.cwd() / data, config)
     code = ExitCode.OK if verdict.passed else ExitCode.GATE_FAILED
@@ -30,15 +32,25 @@ def run(*, config_path: Path | None, json_path: Path | None, color: bool | None,
 
 
 def judge(data: Path | None, config: Config) -> Verdict:
-    """Load coverage (None: no data was produced at all) and evaluate the thresholds."""
-    from ci_toolkit import covdata, gate
+    """Load coverage (None: no data was produced at all) and evaluate the thresholds.
 
-    report = (
-        covdata.CoverageReport(files=(), has_branches=False)
-        if data is None
-        else covdata.load(data, config.root)
-    )
-    return gate.evaluate(report, config.coverage)
+    Only the coverage source is judged (configured, or detected as `local` measures it): what else was
+    measured never counts, and source files the data does not name count at 0%.
+    """
+    from ci_toolkit import covdata, gate, runner
+    from ci_toolkit.errors import ConfigError
+
+    if data is None:
+        return gate.evaluate(covdata.CoverageReport(files=(), has_branches=False), config.coverage)
+    try:
+        entries = runner.coverage_sources(config)
+    except ConfigError as exc:
+        # Nothing configured and no package to detect: nothing may be judged (a measured file outside the
+        # source must never count), so the gate fails closed, once the data itself proved to be coverage.
+        covdata.load(data, config.root, source=())
+        return gate.unjudged(f"no coverage source to judge: {exc}")
+    source = covdata.resolve_source(entries, config.root, str(config.path or config.root))
+    return gate.evaluate(covdata.load(data, config.root, source=source), config.coverage)
 
 
 def publish(
@@ -52,9 +64,10 @@ def publish(
     services: Sequence[Mapping[str, object]] = (),
     services_waited: float | None = None,
 ) -> None:
+    from ci_toolkit.console import wants_color
     from ci_toolkit.report import json_report, terminal
 
-    use_color = sys.stdout.isatty() if color is None else color
+    use_color = wants_color(sys.stdout, color)
     text = terminal.render(lanes, verdict, color=use_color, note=note)
     sys.stdout.write("\n" + text + ("" if text.endswith("\n") else "\n"))
     sys.stdout.flush()
