@@ -7,7 +7,7 @@ keeps one module per language behind one small protocol.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -17,7 +17,13 @@ from ci_toolkit.errors import CiToolkitError, ExitCode
 KINDS = ("postgres", "redis", "mysql", "mariadb", "custom")
 BACKENDS = ("auto", "docker", "native", "external")
 # Names an `export` template may use, e.g. "postgresql://{user}:{password}@{host}:{port}/{database}".
+# In a template that is a URL (it contains "://"), user, password and database are percent-encoded;
+# elsewhere every field is inserted as written (see catalog.render).
 TEMPLATE_FIELDS = ("host", "port", "user", "password", "database", "name")
+# What a backend's start() reports before it creates something (a directory, a process, a container)
+# and as each part becomes known: keys merged into the handle the state file keeps, so that whatever
+# a killed start left is found and removed by the next run or `services down`.
+Note = Callable[[Mapping[str, Any]], None]
 
 
 class ServiceError(CiToolkitError):
@@ -82,9 +88,11 @@ class Backend(Protocol):
     def unavailable_reason(self, spec: ServiceSpec) -> str | None:
         """None when this backend can run `spec` here; else why not, and what to install."""
 
-    def start(self, spec: ServiceSpec, workdir: Path) -> Endpoint:
+    def start(self, spec: ServiceSpec, workdir: Path, note: Note | None = None) -> Endpoint:
         """Start `spec` and return once a real connection succeeds; raise ServiceError (with the
-        server's log tail) on a timeout, and leave nothing running when it fails."""
+        server's log tail) on a timeout, and leave nothing running when it fails. `note` (optional
+        for backends that create nothing) is called with what the start is about to create, before
+        it creates it; stop() must accept a handle made only of such notes."""
 
     def stop(self, endpoint: Endpoint) -> None:
         """Stop and remove everything `start` made. Idempotent: a service already gone is fine."""

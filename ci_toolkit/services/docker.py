@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from ci_toolkit.services import catalog, probes
-from ci_toolkit.services.base import Endpoint, ServiceError, ServiceSpec
+from ci_toolkit.services.base import Endpoint, Note, ServiceError, ServiceSpec
 
 LABEL = "ci-toolkit"
 PROJECT_LABEL = "ci-toolkit.project"
@@ -228,12 +228,15 @@ class DockerBackend:
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
-    def start(self, spec: ServiceSpec, workdir: Path) -> Endpoint:
+    def start(self, spec: ServiceSpec, workdir: Path, note: Note | None = None) -> Endpoint:
         reason = self.unavailable_reason(spec)
         if reason:
             raise ServiceError(f'service "{spec.name}": docker backend unavailable: {reason}')
         image = catalog.docker_image(spec)
         name = container_name(spec, self.run_id)
+        labels = {"name": name, "image": image, "project": self.project, "run": self.run_id}
+        if note is not None:
+            note(labels)  # before `docker run`: a run killed meanwhile still names its container
         try:
             argv = run_command(spec, run_id=self.run_id, project=self.project, docker=self.docker)
             result = self._run(argv, RUN_TIMEOUT, spec)
@@ -241,6 +244,8 @@ class DockerBackend:
                 why = _tail(result.stderr or result.stdout)
                 raise ServiceError(f'service "{spec.name}": docker run {image} failed: {why}')
             container = result.stdout.strip().splitlines()[-1]
+            if note is not None:
+                note({"container": container})
             port = self._host_port(spec, container)
             self._wait_ready(spec, image, container, port)
         except BaseException:
@@ -251,12 +256,12 @@ class DockerBackend:
         return Endpoint(
             name=spec.name, kind=spec.kind, backend=self.name, host=HOST, port=port,
             user=user, password=password, database=database,
-            handle={"container": container, "name": name, "image": image,
-                    "project": self.project, "run": self.run_id},
+            handle={"container": container, **labels},
         )  # fmt: skip
 
     def stop(self, endpoint: Endpoint) -> None:
-        container = endpoint.handle.get("container")
+        # By name when the id was never learnt: the run was killed while `docker run` ran.
+        container = endpoint.handle.get("container") or endpoint.handle.get("name")
         if not container:
             return
         result = self._run(rm_command([container], docker=self.docker), COMMAND_TIMEOUT, endpoint)
@@ -266,7 +271,7 @@ class DockerBackend:
             )
 
     def is_running(self, endpoint: Endpoint) -> bool:
-        container = endpoint.handle.get("container")
+        container = endpoint.handle.get("container") or endpoint.handle.get("name")
         if not container:
             return False
         state = self._state(container)

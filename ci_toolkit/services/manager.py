@@ -1,13 +1,18 @@
 """The services lifecycle: pick a backend, start what a lane needs once per run, record it, stop it.
 
-Everything started is recorded in `<output_dir>/services/state.json` (written atomically after every
-start and stop) with the backend's teardown handle, so that whatever a killed run left behind can be
-stopped by the next run or by `ci-toolkit services down`. Each record says who started it:
+Everything started is recorded in `<output_dir>/services/state.json` (written atomically) with the
+backend's teardown handle, so that whatever a killed run left behind can be stopped by the next run or
+by `ci-toolkit services down`. A service is recorded BEFORE anything of it exists: a "starting" record
+names the directory about to be made, and the backend notes (base.Note) its data dir, process or
+container before creating each, so a run SIGKILLed in the middle of a start leaves nothing unrecorded.
+Each record says who started it:
 
 - "local": a `ci-toolkit local` run, which stops its services when it ends. A record whose process is
   gone is a leftover of a killed run; the next `local` or `services up` stops it and removes its data.
 - "up": `ci-toolkit services up`, which leaves its services running on purpose for later CI steps.
-  `local` leaves those alone; another `up` reuses them when still running with the same settings.
+  `local` and another `up` reuse them when still running with the same server settings, and never
+  stop them: with other settings, `local` starts its own beside them (and stops only that one),
+  while `up` replaces them. A "starting" record whose process is gone is a leftover, whoever wrote it.
 
 The state lives in its own directory, apart from the artefacts RunPaths.prepare() clears.
 """
@@ -16,11 +21,12 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import inspect
 import json
 import os
+import secrets
 import shutil
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -32,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from ci_toolkit.atomic import write_text
 from ci_toolkit.errors import ConfigError
 from ci_toolkit.services import env as env_mod
-from ci_toolkit.services.base import Backend, Endpoint, ServiceError, ServiceSpec
+from ci_toolkit.services.base import Backend, Endpoint, Note, ServiceError, ServiceSpec
 
 if TYPE_CHECKING:
     from ci_toolkit.config import Config, Lane
@@ -148,7 +154,8 @@ class Record:
     workdir: str  # the directory made for the backend's data; removed after stop
     owner: str  # "local" or "up"
     pid: int  # the ci-toolkit process that started it
-    fingerprint: str = ""  # the spec it was started from, to tell whether `up` may reuse it
+    fingerprint: str = ""  # the spec it was started from, to tell whether it may be reused
+    starting: bool = False  # recorded before the start: the endpoint holds only what was noted so far
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -157,6 +164,7 @@ class Record:
             "owner": self.owner,
             "pid": self.pid,
             "fingerprint": self.fingerprint,
+            "starting": self.starting,
         }
 
     @classmethod
@@ -169,6 +177,7 @@ class Record:
             owner=str(data["owner"]),
             pid=int(data["pid"]),
             fingerprint=str(data.get("fingerprint", "")),
+            starting=bool(data.get("starting", False)),
         )
 
 
@@ -202,8 +211,14 @@ def save_state(path: Path, records: Sequence[Record]) -> None:
     write_text(path, json.dumps(data, indent=1) + "\n")
 
 
+# What the tests see of a service but the server does not: a change to these keeps a server reusable.
+_NOT_SERVER_SETTINGS = ("export", "database_per_worker", "ready_timeout")
+
+
 def fingerprint(spec: ServiceSpec) -> str:
-    return json.dumps(dataclasses.asdict(spec), sort_keys=True, default=str)
+    """The spec's server settings: two specs with the same fingerprint can share one running server."""
+    settings = {k: v for k, v in dataclasses.asdict(spec).items() if k not in _NOT_SERVER_SETTINGS}
+    return json.dumps(settings, sort_keys=True, default=str)
 
 
 def owner_alive(pid: int) -> bool:
@@ -294,9 +309,12 @@ class Services:
         return [*self._others, *self._ours.values()]
 
     def is_leftover(self, record: Record) -> bool:
-        """A record of a killed `local` run (its process is gone), or of a service that died."""
-        if record.owner == "local" and not owner_alive(record.pid):
+        """A record of a killed `local` run or of a start that never finished (its process is gone),
+        or of a service that died."""
+        if (record.owner == "local" or record.starting) and not owner_alive(record.pid):
             return True
+        if record.starting:
+            return False  # another run is starting it right now
         return not self._is_running(record)
 
     def clean_leftovers(self, names: Sequence[str] = ()) -> list[Record]:
@@ -440,20 +458,23 @@ class Services:
             self.echo(f"ci-toolkit: service {spec.name}: already running ({reused.endpoint.backend}), reused")
             return
         backend = choose_backend(spec, self.backends, self.override)
-        for stale in [r for r in self._others if r.owner == "up" and r.endpoint.name == spec.name]:
+        if self.owner == "up":
             # A previous `services up` of this service with other settings: replaced, not duplicated.
-            self._stop(stale, why="replaced: settings or backend changed")
-        self.workdir_base.mkdir(parents=True, exist_ok=True)
-        workdir = Path(tempfile.mkdtemp(prefix=f"{spec.name}-", dir=self.workdir_base))
-        # mkdtemp makes it 0700; as root, the server may run as an unprivileged user who must get in.
-        workdir.chmod(0o755)
+            # (`local` never stops what `up` left for later steps: it starts its own beside it.)
+            for stale in [r for r in self._others if r.owner == "up" and r.endpoint.name == spec.name]:
+                self._stop(stale, why="replaced: settings or backend changed")
         self.echo(f"ci-toolkit: service {spec.name}: starting {spec.kind} ({backend.name})")
         begin = time.monotonic()
+        workdir: Path | None = None
         try:
-            endpoint = backend.start(spec, workdir)
+            workdir = self._claim_workdir(spec, backend.name)
+            endpoint = _start_backend(backend, spec, workdir, self._noter(spec.name))
         except BaseException:
-            # The backend has already stopped what it started; only our directory is left.
-            shutil.rmtree(workdir, ignore_errors=True)
+            # The backend has already stopped what it started; only our directory and record are left.
+            if workdir is not None:
+                shutil.rmtree(workdir, ignore_errors=True)
+            if self._ours.pop(spec.name, None) is not None:
+                self._save()
             raise
         seconds = time.monotonic() - begin
         self._ours[spec.name] = Record(endpoint, str(workdir), self.owner, os.getpid(), fingerprint(spec))
@@ -464,14 +485,43 @@ class Services:
             f"({endpoint.backend}, {seconds:.2f} s)"
         )
 
+    def _claim_workdir(self, spec: ServiceSpec, backend: str) -> Path:
+        """Record the service as starting, then make its directory: record first, so a run killed
+        right after the mkdir still leaves a record naming it."""
+        self.workdir_base.mkdir(parents=True, exist_ok=True)
+        while True:
+            workdir = self.workdir_base / f"{spec.name}-{secrets.token_hex(4)}"
+            pending = Endpoint(spec.name, spec.kind, backend, host="", port=0)
+            self._ours[spec.name] = Record(
+                pending, str(workdir), self.owner, os.getpid(), fingerprint(spec), starting=True
+            )
+            self._save()
+            try:
+                # 0755: as root, the server may run as an unprivileged user who must get in.
+                workdir.mkdir(mode=0o755)
+            except FileExistsError:  # not ours: pick another name
+                continue
+            return workdir
+
+    def _noter(self, name: str) -> Callable[[Mapping[str, Any]], None]:
+        """The `note` a backend's start() calls: merge into the starting record's handle, and save."""
+
+        def note(update: Mapping[str, Any]) -> None:
+            record = self._ours[name]
+            handle = {**record.endpoint.handle, **update}
+            endpoint = dataclasses.replace(record.endpoint, handle=handle)
+            self._ours[name] = dataclasses.replace(record, endpoint=endpoint)
+            self._save()
+
+        return note
+
     def _reusable(self, spec: ServiceSpec) -> Record | None:
-        """A service a previous `services up` left running with the same settings (only for `up`)."""
-        if self.owner != "up":
-            return None
+        """A service a previous `services up` left running with the same server settings."""
         for record in self._others:
             if (
                 record.endpoint.name == spec.name
                 and record.owner == "up"
+                and not record.starting
                 and record.fingerprint == fingerprint(spec)
                 and (self.override in (None, "auto") or record.endpoint.backend == self.override)
                 and self._is_running(record)
@@ -559,6 +609,18 @@ class _Pending:
     thread: threading.Thread = dataclasses.field(init=False)
     lines: list[str] = dataclasses.field(default_factory=list)
     error: BaseException | None = None
+
+
+def _start_backend(backend: Backend, spec: ServiceSpec, workdir: Path, note: Note) -> Endpoint:
+    """backend.start(), with `note` for backends that take it (a backend that creates nothing, such
+    as a stand-in in tests, need not)."""
+    try:
+        takes_note = "note" in inspect.signature(backend.start).parameters
+    except (TypeError, ValueError):  # pragma: no cover - a builtin or C callable
+        takes_note = False
+    if takes_note:
+        return backend.start(spec, workdir, note=note)
+    return backend.start(spec, workdir)
 
 
 def _origin(endpoint: Endpoint) -> str:

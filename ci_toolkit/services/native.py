@@ -4,6 +4,19 @@ Each service gets a fresh short temp dir (unix socket paths are limited to ~100 
 data, sockets and log. Servers run in their own session, so `services up` can leave them running for
 later workflow steps and `down` can stop the whole process group; the handle records what identifies
 the process (pid plus its start time), so a recycled pid is never signalled.
+
+A start notes (base.Note) the temp dir before making it and the server's pid as soon as it is known,
+so a run killed mid-start leaves a record. What may run before the pid is noted (initdb, cp, a server
+just forked) is found again by `stop` on Linux: every process we start carries `CI_TOOLKIT_SERVICE_ROOT`
+=<temp dir> in its environment, and a server that overwrites its environment for its process title
+(postgres' children, redis) is still the recorded `server` executable running inside the temp dir.
+No server here dies with a SIGKILLed parent (neither postgres nor redis has such an option, and
+Linux's parent-death signal follows the starting thread and is cleared when the server changes user),
+so recording plus that clean-up at the next run or `services down` is the guarantee.
+
+A custom command may daemonize (double fork, setsid): its launcher exiting with code 0 is not a
+failure; the service is up once its port answers, and the process listening there (found through
+/proc/net/tcp and /proc/*/fd, else `lsof`) is recorded and stopped with its process group.
 """
 
 from __future__ import annotations
@@ -14,6 +27,7 @@ import hashlib
 import os
 import pwd
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -27,13 +41,14 @@ from typing import Any
 
 from ci_toolkit.services import binaries as bins
 from ci_toolkit.services import catalog
-from ci_toolkit.services.base import Endpoint, ServiceError, ServiceSpec
+from ci_toolkit.services.base import Endpoint, Note, ServiceError, ServiceSpec
 from ci_toolkit.services.binaries import Binaries
 
 LOG_NAME = "server.log"
 PORT_ATTEMPTS = 3
 STOP_TIMEOUT = 10.0
 _PREFIX = "ci-toolkit-"
+MARKER = "CI_TOOLKIT_SERVICE_ROOT"  # in the environment of every process started for a service
 _BIND_ERROR = re.compile(r"address already in use|could not bind|eaddrinuse|can't start server: bind", re.I)
 _POLL = 0.02
 
@@ -130,15 +145,15 @@ class NativeBackend:
             )
         return None
 
-    def start(self, spec: ServiceSpec, workdir: Path) -> Endpoint:
+    def start(self, spec: ServiceSpec, workdir: Path, note: Note | None = None) -> Endpoint:
         # `workdir` is not used: its path may be too long for a unix socket; everything lives in `root`.
         reason = self.unavailable_reason(spec)
         if reason:
             raise ServiceError(reason)
         found = self.binaries(spec)
-        short = re.sub(r"[^A-Za-z0-9_-]", "", spec.name)[:24]
-        root = Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{short}-"))
-        run = _Run(spec, root, time.monotonic() + spec.ready_timeout)
+        note = note or _no_note
+        root = _claim_root(spec.name, found, note)
+        run = _Run(spec, root, time.monotonic() + spec.ready_timeout, note)
         try:
             if spec.kind == "postgres":
                 assert found is not None
@@ -153,7 +168,9 @@ class NativeBackend:
         except BaseException as exc:
             tail = run.tail()
             self._kill(run.proc)
-            shutil.rmtree(root, ignore_errors=True)
+            # What left the process group (a daemon that never answered) or is not in it (initdb).
+            _stop_processes(_processes_of(root, str(found.server) if found else None), signal.SIGTERM)
+            _remove_root(root)
             if isinstance(exc, _Failed):
                 raise ServiceError(
                     f'service "{spec.name}" ({spec.kind}, native): {exc}; log: {tail}'
@@ -179,8 +196,13 @@ class NativeBackend:
         if isinstance(pid, int):
             self._children.pop(pid, None)
         root = handle.get("root")
-        if isinstance(root, str) and _is_our_temp_dir(Path(root)):
-            shutil.rmtree(root, ignore_errors=True)
+        if isinstance(root, str) and Path(root).name.startswith(_PREFIX):
+            # What a killed start left before its pid was noted (initdb, a server just forked), or
+            # what left the process group: found by our marker, or as our binary working inside root.
+            server = handle.get("server")
+            found = _processes_of(Path(root), str(server) if server else None)
+            _stop_processes(found, signal.SIGINT if endpoint.kind == "postgres" else signal.SIGTERM)
+            _remove_root(Path(root))
 
     def is_running(self, endpoint: Endpoint) -> bool:
         pid = endpoint.handle.get("pid")
@@ -214,11 +236,13 @@ class NativeBackend:
         run_as = unprivileged_user("postgres")
         if run_as is not None:
             found = bins.shared_copy(found)  # a wheel under /root (mode 700) is not runnable by `postgres`
+            run.note({"bindir": str(found.bindir), "server": str(found.server)})
             os.chown(run.root, run_as.uid, run_as.gid)
         data = run.root / "data"
         self._initdb(run, found, data, user, password, run_as)
         version = found.version
-        handle = {"bindir": str(found.bindir), "source": found.source, "version": version}
+        handle = {"bindir": str(found.bindir), "server": str(found.server), "source": found.source}
+        handle["version"] = version
 
         def argv(port: int) -> list[str]:
             return [
@@ -280,7 +304,7 @@ class NativeBackend:
         pwfile.unlink()
         if template is not None and self.save_initdb:
             # Saved before the server ever runs, so every copy starts from the same pristine cluster.
-            staging = Path(tempfile.mkdtemp(prefix=".pgdata-", dir=template.parent))
+            staging = bins.staging_dir(template.parent, ".pgdata-")
             try:
                 _run_logged(run, ["cp", "-a", str(data), str(staging / "d")], None, "could not save initdb")
                 with contextlib.suppress(OSError):  # another run saved the same template first
@@ -306,7 +330,8 @@ class NativeBackend:
             # Our unix socket first (see _start_postgres), then the TCP port clients will use.
             return _redis_ping(str(sock), password) and _redis_ping(("127.0.0.1", endpoint.port), password)
 
-        handle = {"bindir": str(found.bindir), "source": found.source, "version": found.version}
+        handle = {"bindir": str(found.bindir), "server": str(found.server), "source": found.source}
+        handle["version"] = found.version
         handle.update(socket=str(sock), data_dir=str(run.root))
         return self._launch_until_ready(run, argv, ready, None, handle, ("", password, database))
 
@@ -359,7 +384,8 @@ class NativeBackend:
         def ready(endpoint: Endpoint) -> bool:
             return _mysql(str(client), endpoint, "SELECT 1", run.deadline, check=False)
 
-        handle = {"bindir": str(found.bindir), "source": found.source, "version": found.version}
+        handle = {"bindir": str(found.bindir), "server": str(found.server), "source": found.source}
+        handle["version"] = found.version
         # mariadbd drops privileges itself (--user), so it is launched as root but runs as run_as.
         handle.update(socket=str(sock), client=str(client), run_as=run_as.name if run_as else "")
         return self._launch_until_ready(run, argv, ready, None, handle, (user, password, database))
@@ -380,10 +406,12 @@ class NativeBackend:
                 contextlib.suppress(OSError),
                 socket.create_connection(("127.0.0.1", endpoint.port), timeout=1),
             ):
-                return True
+                # Ours only: a program that took the port is not our service (nor ours to stop).
+                return _listener_is_ours(run, endpoint.port)
             return False
 
-        return self._launch_until_ready(run, argv, ready, None, {}, (user, password, database))
+        endpoint = self._launch_until_ready(run, argv, ready, None, {}, (user, password, database))
+        return _adopt_listener(run, endpoint)
 
     # --- process management ---------------------------------------------------------------------
 
@@ -398,6 +426,7 @@ class NativeBackend:
     ) -> Endpoint:
         """Start the server on a free port and poll `ready`; a port lost to a race is retried."""
         spec = run.spec
+        run.note(handle)
         attempts = 1 if spec.port else PORT_ATTEMPTS
         for attempt in range(attempts):
             port = spec.port or self.pick_port()
@@ -424,16 +453,22 @@ class NativeBackend:
     def _wait_ready(
         self, run: _Run, proc: subprocess.Popen[bytes], endpoint: Endpoint, ready: Callable[[Endpoint], bool]
     ) -> None:
+        daemonized = False
         while True:
-            code = proc.poll()
+            code = None if daemonized else proc.poll()
             if code is not None:
                 if _BIND_ERROR.search(run.new_log_text()):
                     raise _PortTaken
-                raise _Failed(f"the server exited with code {code} before it was ready")
+                if code != 0 or run.spec.kind != "custom":
+                    raise _Failed(f"the server exited with code {code} before it was ready")
+                daemonized = True  # a custom command that daemonized: its server answers on the port
             if ready(endpoint):
                 return
             if time.monotonic() >= run.deadline:
-                raise _Failed(f"not ready within {run.spec.ready_timeout:g} s")
+                why = ""
+                if daemonized:
+                    why = f" (its command exited with code 0; nothing of it answers on port {endpoint.port})"
+                raise _Failed(f"not ready within {run.spec.ready_timeout:g} s{why}")
             time.sleep(_POLL)
 
     def _is_ours(self, pid: int, started: object) -> bool:
@@ -462,10 +497,11 @@ class NativeBackend:
 class _Run:
     """One start in progress: its temp dir, log, deadline and the server process once launched."""
 
-    def __init__(self, spec: ServiceSpec, root: Path, deadline: float) -> None:
+    def __init__(self, spec: ServiceSpec, root: Path, deadline: float, note: Note) -> None:
         self.spec = spec
         self.root = root
         self.deadline = deadline
+        self.note = note
         self.log = root / LOG_NAME
         self.log.touch(mode=0o600)
         self.proc: subprocess.Popen[bytes] | None = None
@@ -476,8 +512,10 @@ class _Run:
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=self.root,
-                env=_server_env(), start_new_session=True, **_as_user(run_as),
+                env=_server_env(self.root), start_new_session=True, **_as_user(run_as),
             )  # fmt: skip
+        pid = self.proc.pid
+        self.note({"pid": pid, "pgid": pid, "started": _identity(pid)})
         return self.proc
 
     def new_log_text(self) -> str:
@@ -500,7 +538,7 @@ def _run_logged(run: _Run, argv: list[str], run_as: RunAs | None, failure: str) 
         try:
             code = subprocess.run(
                 argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=run.root,
-                env=_server_env(), timeout=max(run.deadline - time.monotonic(), 0.1), check=False,
+                env=_server_env(run.root), timeout=max(run.deadline - time.monotonic(), 0.1), check=False,
                 **_as_user(run_as),
             ).returncode  # fmt: skip
         except subprocess.TimeoutExpired:
@@ -515,11 +553,13 @@ def _as_user(run_as: RunAs | None) -> dict[str, Any]:
     return {"user": run_as.uid, "group": run_as.gid, "extra_groups": []}
 
 
-def _server_env() -> dict[str, str]:
+def _server_env(root: Path | None = None) -> dict[str, str]:
     # libpq/mysql variables in our environment must not redirect our own tools; C locale and UTC
     # make the new cluster the same everywhere (and spare initdb its time-zone search).
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "MYSQL"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PG", "MYSQL", MARKER))}
     env.update({"LC_ALL": "C", "LANG": "C", "TZ": "UTC"})
+    if root is not None:
+        env[MARKER] = str(root)  # how stop() finds what a killed start left running (_processes_of)
     return env
 
 
@@ -562,10 +602,11 @@ def _psql(
 
 def _mysql(client: str, endpoint: Endpoint, sql: str, deadline: float, check: bool = True) -> bool:
     argv = [client, "--no-defaults", "--protocol=TCP", "-h", "127.0.0.1", "-P", str(endpoint.port)]
-    argv += ["-u", endpoint.user, f"--password={endpoint.password}", "-e", sql]
+    argv += ["-u", endpoint.user, "-e", sql]
+    # The password in the environment, not on the command line, where `ps` shows it to every user.
     result = subprocess.run(
-        argv, env=_server_env(), capture_output=True, text=True, check=False,
-        timeout=max(deadline - time.monotonic(), 5),
+        argv, env={**_server_env(), "MYSQL_PWD": endpoint.password}, capture_output=True, text=True,
+        check=False, timeout=max(deadline - time.monotonic(), 5),
     )  # fmt: skip
     if check and result.returncode != 0:
         raise ServiceError(
@@ -678,6 +719,184 @@ def _killpg(pgid: int, sig: signal.Signals) -> None:
         os.killpg(pgid, sig)
 
 
-def _is_our_temp_dir(path: Path) -> bool:
-    """Only ever delete a directory `start` made: a temp dir with our prefix (the handle is a file)."""
-    return path.name.startswith(_PREFIX) and (path / LOG_NAME).is_file()
+def _no_note(update: Mapping[str, Any]) -> None:
+    """For a caller that keeps no record (tests driving the backend directly)."""
+
+
+def _claim_root(name: str, found: Binaries | None, note: Note) -> Path:
+    """The service's temp dir: noted first, then made (exclusively: a name already taken is not ours)."""
+    short = re.sub(r"[^A-Za-z0-9_-]", "", name)[:24]
+    while True:
+        root = Path(tempfile.gettempdir()) / f"{_PREFIX}{short}-{secrets.token_hex(4)}"
+        note({"root": str(root), **({"server": str(found.server)} if found else {})})
+        try:
+            root.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        return root
+
+
+def _remove_root(root: Path) -> None:
+    """Delete a temp dir `start` made, and only that: named with our prefix, and holding our log
+    (made right after the dir); without the log, a start was killed in between: only an empty dir goes."""
+    if not root.name.startswith(_PREFIX):
+        return
+    if (root / LOG_NAME).is_file():
+        shutil.rmtree(root, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            root.rmdir()
+
+
+# --- finding our processes (Linux /proc; elsewhere the recorded process group has to do) ---------
+
+
+def _proc_available() -> bool:
+    return Path("/proc/self/stat").exists()
+
+
+def _environ_has(pid: int, entry: bytes) -> bool:
+    try:
+        return entry in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return False
+
+
+def _works_inside(pid: int, root: Path) -> bool:
+    try:
+        cwd = os.readlink(f"/proc/{pid}/cwd")
+    except OSError:
+        return False
+    return cwd == str(root) or cwd.startswith(f"{root}/")
+
+
+def _runs(pid: int, executable: str) -> bool:
+    try:
+        exe = os.readlink(f"/proc/{pid}/exe")
+    except OSError:
+        return False
+    return exe == os.path.realpath(executable)
+
+
+def _pids() -> list[int]:
+    return [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()]
+
+
+def _processes_of(root: Path, server: str | None) -> list[int]:
+    """Live processes started for the service in `root`: they carry its marker in their environment,
+    or (a server that overwrote its environment with its process title) run the service's `server`
+    executable inside `root`. A shell that someone opened in `root` is neither, and is left alone."""
+    if not _proc_available():
+        return []
+    marker = f"{MARKER}={root}".encode()
+    found: list[int] = []
+    for pid in _pids():
+        if pid == os.getpid() or _identity(pid) is None:
+            continue
+        if _environ_has(pid, marker) or (
+            server is not None and _works_inside(pid, root) and _runs(pid, server)
+        ):
+            found.append(pid)
+    return found
+
+
+def _stop_processes(pids: Sequence[int], sig: signal.Signals) -> None:
+    """`sig` to each, then SIGKILL to what still runs after STOP_TIMEOUT; a recycled pid is spared."""
+    if not pids:
+        return
+    identities = {pid: _identity(pid) for pid in pids}
+
+    def alive() -> list[int]:
+        return [pid for pid, ident in identities.items() if ident is not None and _identity(pid) == ident]
+
+    for pid in alive():
+        _signal(pid, sig)
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while alive() and time.monotonic() < deadline:
+        time.sleep(_POLL)
+    for pid in alive():
+        _signal(pid, signal.SIGKILL)
+    while alive() and time.monotonic() < deadline + STOP_TIMEOUT:
+        time.sleep(_POLL)
+
+
+def _listen_inodes(port: int) -> set[str] | None:
+    """The socket inodes listening on TCP `port` (IPv4 or IPv6); None without /proc/net."""
+    inodes: set[str] = set()
+    readable = False
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        readable = True
+        for line in lines:
+            fields = line.split()
+            # local_address is HEXIP:HEXPORT; state 0A is LISTEN.
+            if len(fields) > 9 and fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(fields[9])
+    return inodes if readable else None
+
+
+def listening_pid(port: int) -> int | None:
+    """The process listening on TCP `port` here (the oldest, when forked workers share the socket);
+    None when none is, or when it cannot be told (no /proc and no lsof)."""
+    inodes = _listen_inodes(port)
+    if inodes is None:
+        return _lsof_listener(port)
+    sockets = {f"socket:[{inode}]" for inode in inodes}
+    holders: list[int] = []
+    for pid in _pids() if sockets else []:
+        with contextlib.suppress(OSError):
+            if any(os.readlink(fd) in sockets for fd in Path(f"/proc/{pid}/fd").iterdir()):
+                holders.append(pid)
+    live = [(_identity(pid), pid) for pid in holders]
+    started = [(int(ident.split(":")[1]), pid) for ident, pid in live if ident and ident.startswith("linux:")]
+    return min(started)[1] if started else None
+
+
+def _lsof_listener(port: int) -> int | None:
+    lsof = shutil.which("lsof")
+    if lsof is None:
+        return None
+    try:
+        out = subprocess.run(
+            [lsof, "-nP", "-t", f"-iTCP:{port}", "-sTCP:LISTEN"],
+            capture_output=True, text=True, check=False, timeout=10,
+        ).stdout.split()  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    pids = [int(word) for word in out if word.isdigit()]
+    return min(pids) if pids else None
+
+
+def _belongs(pid: int, run: _Run) -> bool:
+    """Whether `pid` was started for this run's service: our launcher, its process group, or (it left
+    the group: a daemon) a process with our marker or working inside our temp dir."""
+    launcher = run.proc.pid if run.proc is not None else None
+    with contextlib.suppress(OSError):
+        if launcher is not None and (pid == launcher or os.getpgid(pid) == launcher):
+            return True
+    return _environ_has(pid, f"{MARKER}={run.root}".encode()) or _works_inside(pid, run.root)
+
+
+def _listener_is_ours(run: _Run, port: int) -> bool:
+    holder = listening_pid(port)
+    if holder is None:
+        # Who answers cannot be told here (no /proc, no lsof): our command, while it still runs.
+        return run.proc is not None and run.proc.poll() is None
+    return _belongs(holder, run)
+
+
+def _adopt_listener(run: _Run, endpoint: Endpoint) -> Endpoint:
+    """Record the process that answers on the port (a daemon left our process group) as the server."""
+    holder = listening_pid(endpoint.port)
+    if holder is None or holder == endpoint.handle.get("pid"):
+        return endpoint
+    try:
+        group = os.getpgid(holder)
+    except OSError:
+        return endpoint
+    update = {"pid": holder, "pgid": group, "started": _identity(holder)}
+    run.note(update)
+    return dataclasses.replace(endpoint, handle={**endpoint.handle, **update})
