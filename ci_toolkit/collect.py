@@ -7,13 +7,16 @@ workers down with it instead of leaving them running.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,15 +50,23 @@ def collect(
 
 
 def collect_all(
-    config: Config, extra_args: Sequence[str] = (), env: Mapping[str, str] | None = None
+    config: Config,
+    extra_args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    *,
+    workdir: Path | None = None,
 ) -> Collected:
-    """collect(), with the tests' xdist groups too."""
+    """collect(), with the tests' xdist groups too. Its files go to `workdir` (emptied first; a run's
+    scratch dir), else to a temporary directory."""
     environ = os.environ if env is None else env
-    with tempfile.TemporaryDirectory(prefix="ci-toolkit-collect-") as tmp:
+    run_id = new_run_id()
+    with _workdir(workdir) as tmp:
         Path(tmp, "lanes.json").write_text(json.dumps(lanes_spec(config.lanes)), encoding="utf-8")
-        cmd = collect_command(config, Path(tmp), extra_args, autoload=autoload_enabled(environ))
+        cmd = collect_command(
+            config, Path(tmp), extra_args, autoload=autoload_enabled(environ), run_id=run_id
+        )
         code, output = run_pytest(cmd, cwd=config.root, env=environ, capture=True)
-        found = read_assignment(Path(tmp, "collected.json"))
+        found = read_assignment(Path(tmp, "collected.json"), run_id)
     tests, groups = found if found is not None else (None, {})
     # Exit 5 with tests recorded: a passed-through -k/-m deselected them all; the lanes will say so.
     if code == 5 and not tests:
@@ -71,13 +82,28 @@ def collect_all(
     return Collected({nodeid: tuple(lanes) for nodeid, lanes in tests.items()}, groups)
 
 
-def read_assignment(path: Path) -> tuple[dict[str, list[str]], dict[str, str]] | None:
+@contextlib.contextmanager
+def _workdir(path: Path | None) -> Iterator[Path]:
+    if path is None:
+        with tempfile.TemporaryDirectory(prefix="ci-toolkit-collect-") as tmp:
+            yield Path(tmp)
+        return
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def read_assignment(path: Path, run_id: str = "") -> tuple[dict[str, list[str]], dict[str, str]] | None:
+    """The lane assignment a pytest of run `run_id` wrote; None while there is none (or another run's)."""
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
         tests = doc["tests"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if not isinstance(tests, dict):
+    if not isinstance(tests, dict) or doc.get("run", "") != run_id:
         return None
     groups = doc.get("groups")
     return tests, groups if isinstance(groups, dict) else {}
@@ -93,6 +119,7 @@ def collect_command(
     extra_args: Sequence[str] = (),
     python: str = sys.executable,
     autoload: bool = True,
+    run_id: str = "",
 ) -> list[str]:
     """The collection run; it reads workdir/lanes.json and writes workdir/collected.json."""
     return [
@@ -106,6 +133,7 @@ def collect_command(
         "-o",
         f"cache_dir={workdir / 'cache'}",
         *plugin_args(autoload),
+        *(owner_args(run_id) if run_id else []),
         # Collection measures nothing; --no-cov also beats a --cov in the project's addopts.
         "--no-cov",
         f"--ci-toolkit-collect={workdir / 'collected.json'}",
@@ -113,6 +141,16 @@ def collect_command(
         *config.pytest_args,
         *extra_args,
     ]
+
+
+def owner_args(run_id: str) -> list[str]:
+    """Ties a pytest to this ci-toolkit process and run: it dies with us (even when we are SIGKILLed), and
+    it takes no other run's verdict and writes nothing another run would take for its own."""
+    return [f"--ci-toolkit-parent={os.getpid()}", f"--ci-toolkit-run={run_id}"]
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex[:12]
 
 
 def plugin_args(autoload: bool) -> list[str]:

@@ -41,6 +41,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import sys
 import time
 from collections.abc import Callable, Generator, Mapping, MutableMapping, Sequence
 from pathlib import Path
@@ -53,8 +55,10 @@ COLLECT_PLUGIN = "ci_toolkit-collect"
 SHARD_PLUGIN = "ci_toolkit-shard"
 SCHEDULER_PLUGIN = "ci_toolkit-scheduler"
 GROUPS_PLUGIN = "ci_toolkit-groups"
+PARENT_PLUGIN = "ci_toolkit-parent"
 COLLECT_VERSION = 1
 _MESSAGE_LIMIT = 300
+_EXCEPTION_LINE = re.compile(r"[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b")
 
 # Which phase outcome wins when one test reports several (e.g. a failed call and a failing teardown).
 _SEVERITY = {"passed": 0, "skipped": 1, "xfailed": 1, "xpassed": 2, "error": 3, "failed": 4}
@@ -69,6 +73,82 @@ def pytest_load_initial_conftests(
 ) -> None:
     # The earliest hook that runs before conftest.py files are imported, in workers as in the controller.
     apply_worker_env(os.environ)
+    # A conftest can take seconds to import: from here on, this pytest must not outlive ci-toolkit.
+    inherited = os.environ.pop(PARENT_ENV, None)  # for xdist workers only, and not for their tests
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        # A worker is handed the controller's options too, but its parent is the controller.
+        parent = inherited
+    else:
+        parent = getattr(early_config.known_args_namespace, "ci_toolkit_parent", None)
+    if parent:
+        guard_parent(_pid(parent))
+
+
+# -- never outlive ci-toolkit ----------------------------------------------------------------------------
+
+PARENT_ENV = "CI_TOOLKIT_PARENT_PID"  # the xdist controller's pid, for its workers
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_WATCH_INTERVAL = 0.25  # seconds between looks at the parent, where the kernel cannot watch for us
+
+
+def _pid(text: str) -> int:
+    try:
+        pid = int(text)
+    except ValueError:
+        pid = 0
+    if pid < 1:
+        raise pytest.UsageError(f"--ci-toolkit-parent={text}: expected a process id")
+    return pid
+
+
+def guard_parent(parent: int) -> None:
+    """Die with `parent`: a SIGKILLed ci-toolkit must not leave this pytest running tests into the output
+    dir of the next run, or hanging with the terminal's pipe open. On Linux the kernel sends SIGKILL when
+    the parent dies (PR_SET_PDEATHSIG); elsewhere a daemon thread watches the parent's pid. Either way a
+    parent that is already gone ends this process now."""
+    if os.name != "posix":  # pragma: no cover - Windows: a process group is stopped by ci-toolkit itself
+        return
+    if not _kernel_watches_parent():
+        import threading
+
+        threading.Thread(target=_watch_parent, args=(parent,), name="ci-toolkit-parent", daemon=True).start()
+    if os.getppid() != parent:  # it died before we asked to be told
+        _orphaned()
+
+
+def _kernel_watches_parent() -> bool:
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
+    except (OSError, AttributeError):  # pragma: no cover - a libc without prctl
+        return False
+
+
+def _watch_parent(parent: int) -> None:  # pragma: no cover - runs where prctl is missing
+    while os.getppid() == parent:
+        time.sleep(_WATCH_INTERVAL)
+    _orphaned()
+
+
+def _orphaned() -> None:
+    import signal
+
+    sys.stderr.write("ci-toolkit: the ci-toolkit run that started this pytest is gone; stopping\n")
+    sys.stderr.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+class ParentForWorkers:
+    """In xdist's controller: its workers must die with it, as it dies with ci-toolkit."""
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_setupnodes(self) -> None:
+        os.environ[PARENT_ENV] = str(os.getpid())  # the workers inherit it and take it out at once
 
 
 def apply_worker_env(environ: MutableMapping[str, str]) -> dict[str, str]:
@@ -123,6 +203,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "checked the lanes; after --ci-toolkit-collect when given).",
     )
     group.addoption(
+        "--ci-toolkit-parent",
+        metavar="PID",
+        default=None,
+        help="ci-toolkit: stop this pytest (and its xdist workers) when process PID ends.",
+    )
+    group.addoption(
+        "--ci-toolkit-run",
+        metavar="ID",
+        default="",
+        help="ci-toolkit: the run this pytest belongs to; files of another run are never taken for ours.",
+    )
+    group.addoption(
+        "--ci-toolkit-scratch",
+        metavar="DIR",
+        default=None,
+        help="ci-toolkit: where this pytest keeps its working files (default: a temporary directory).",
+    )
+    group.addoption(
         "--ci-shard",
         metavar="K/N|auto",
         default=None,
@@ -159,15 +257,22 @@ def pytest_configure(config: pytest.Config) -> None:
         # lanes; every worker waits for the verdict, so that no test runs before the lanes are checked.
         register_collector(config, base, write=workerinput.get("workerid") == "gw0")
         return  # an xdist worker: the controller sees every report and does the recording
-    if config.getoption("ci_scheduler") == "duration":
-        # Inert without -n: only xdist's controller calls the hooks of this plugin.
-        timings = config.getoption("ci_timings")
-        config.pluginmanager.register(
-            SchedulerPlugin(base / timings if timings else None, config.rootpath), SCHEDULER_PLUGIN
-        )
     results = config.getoption("ci_toolkit_results")
+    if config.getoption("ci_scheduler") == "duration":
+        # Inert without -n: only xdist's controller calls the hooks of this plugin. Under ci-toolkit its
+        # scratch files go to the output dir, which every run clears: a killed run's are gone with the
+        # next, where a system temp dir would keep them.
+        timings = config.getoption("ci_timings")
+        scratch = config.getoption("ci_toolkit_scratch")
+        scratch = base / scratch if scratch else None
+        config.pluginmanager.register(
+            SchedulerPlugin(base / timings if timings else None, config.rootpath, scratch), SCHEDULER_PLUGIN
+        )
+    if config.getoption("ci_toolkit_parent") is not None:
+        config.pluginmanager.register(ParentForWorkers(), PARENT_PLUGIN)
     if results:
-        config.pluginmanager.register(ResultsRecorder(base / results), RESULTS_PLUGIN)
+        run = config.getoption("ci_toolkit_run")
+        config.pluginmanager.register(ResultsRecorder(base / results, config, run_id=run), RESULTS_PLUGIN)
     register_collector(config, base, write=True)
 
 
@@ -183,35 +288,102 @@ def register_collector(config: pytest.Config, base: Path, *, write: bool) -> Non
             base / collect if writes else None,
             read_lanes(base / lanes) if writes else {},
             verdict=base / verdict if verdict else None,
+            run_id=config.getoption("ci_toolkit_run"),
         )
         config.pluginmanager.register(collector, COLLECT_PLUGIN)
 
 
 class ResultsRecorder:
-    """Keeps one entry per test, built from its setup/call/teardown reports."""
+    """Keeps one entry per test, built from its setup/call/teardown reports, pytest's own counts, and
+    what the session did; at the end, every selected test that did not finish gets an outcome too.
 
-    def __init__(self, path: Path) -> None:
+    A test is passed only when its reports say so: a passing call (or a skip) and then its teardown. One
+    whose teardown report never arrived was cut short (its xdist worker crashed, or could not send a
+    report, which pytest-xdist logs as an INTERNALERROR and then ignores): it is an error. One that never
+    reported at all is an error too, or "notrun" when the session had stopped early (-x, --maxfail,
+    pytest.exit()) -- either way the lane is not green."""
+
+    def __init__(self, path: Path, config: pytest.Config, *, run_id: str = "") -> None:
         self.path = path
+        self.config = config
+        self.run_id = run_id
         self.tests: dict[str, dict[str, Any]] = {}
+        self.finished: set[str] = set()  # tests whose teardown (or xdist's crash report) arrived
+        self.selected: dict[str, None] = {}  # ordered set of the tests the session was to run
+        self.counts: dict[str, int] = {}
+        self.collect_counted: set[str] = set()  # collection reports: xdist sends one per worker
+        self.internal_errors: list[str] = []
+        self.interrupted = ""
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.selected.update(dict.fromkeys(item.nodeid for item in session.items))
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: Sequence[str]) -> None:
+        # In xdist's controller, which collects nothing itself: every worker sends the same ids.
+        self.selected.update(dict.fromkeys(ids))
+
+    def pytest_internalerror(self, excrepr: Any, excinfo: Any) -> None:
+        text = str(excrepr)
+        # A long repr marks the exception's lines with "E "; a native traceback ends with it. xdist
+        # re-raises a worker's INTERNALERROR as `assert False, <the worker's traceback>`: the line worth
+        # showing is the last one that names an exception, not the assert.
+        lines = [line[1:].strip() for line in text.splitlines() if line.startswith("E ")]
+        lines = lines or [line.strip() for line in text.splitlines() if line.strip()]
+        named = [line for line in lines if _EXCEPTION_LINE.match(line)]
+        found = named[-1] if named else lines[-1] if lines else text
+        self.internal_errors.append(_first_line(found) or "INTERNALERROR")
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        # Ctrl-C, or pytest.exit() from a test or conftest: possibly with returncode=0, a "green" exit
+        # with tests never run.
+        exc = excinfo.value
+        if isinstance(exc, pytest.exit.Exception):
+            self.interrupted = f"pytest.exit(): {exc}"
+        elif isinstance(exc, pytest.Session.Interrupted) and self.counts.get("error"):
+            self.interrupted = (
+                f"{exc}: pytest runs no test after a collection error, unless --continue-on-collection-errors"
+            )
+        else:
+            self.interrupted = str(exc) or "interrupted"
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self._count(report)
         if report.outcome == "rerun":  # pytest-rerunfailures: only the final attempt counts
             self.tests.pop(report.nodeid, None)
+            self.finished.discard(report.nodeid)
             return
         entry = self.tests.setdefault(
             report.nodeid,
             {"outcome": "passed", "setup": 0.0, "call": 0.0, "teardown": 0.0, "message": ""},
         )
-        if report.when in ("setup", "call", "teardown"):  # xdist reports a worker's crash as "???"
+        if report.when in ("setup", "call", "teardown"):
             entry[report.when] = round(float(report.duration), 6)
+        if report.when in ("teardown", "???"):  # "???": xdist's report of the test its worker died in
+            self.finished.add(report.nodeid)
         outcome = _phase_outcome(report)
         if outcome is not None and _SEVERITY[outcome] > _SEVERITY[entry["outcome"]]:
             entry["outcome"] = outcome
             entry["message"] = _message(report)
 
+    def _count(self, report: pytest.TestReport) -> None:
+        if not getattr(report, "count_towards_summary", True):
+            return
+        # The very call pytest's terminal makes, so that our counts are the ones it prints.
+        status = self.config.hook.pytest_report_teststatus(report=report, config=self.config)
+        category = status[0] if isinstance(status, (tuple, list)) and status else ""
+        if category:
+            self.counts[str(category)] = self.counts.get(str(category), 0) + 1
+
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
-        # A module that fails to import has no tests to report; without this it would vanish silently.
+        if not (report.failed or report.skipped):
+            return
+        if report.nodeid not in self.collect_counted:
+            self.collect_counted.add(report.nodeid)
+            category = "error" if report.failed else "skipped"  # as pytest's terminal counts them
+            self.counts[category] = self.counts.get(category, 0) + 1
         if report.failed:
+            # A module that fails to import has no tests to report; without this it would vanish silently.
             self.tests[report.nodeid] = {
                 "outcome": "error",
                 "setup": 0.0,
@@ -219,14 +391,67 @@ class ResultsRecorder:
                 "teardown": 0.0,
                 "message": _collect_message(report),
             }
+            self.finished.add(report.nodeid)
 
     @pytest.hookimpl(trylast=True)
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         from ci_toolkit.atomic import write_text
-        from ci_toolkit.results import TestOutcome, dump_outcomes
+        from ci_toolkit.results import Results, Session, TestOutcome, dump_results
 
+        option = self.config.option
+        ran_tests = not (
+            getattr(option, "collectonly", False)
+            or getattr(option, "setuponly", False)
+            or getattr(option, "setupplan", False)
+        )
+        stopped = self.interrupted or _stop_reason(session, exitstatus)
+        if ran_tests:
+            self._settle(stopped)
+        status = Session(
+            run_id=self.run_id,
+            exitstatus=int(exitstatus),
+            internal_errors=tuple(self.internal_errors),
+            stopped=stopped,
+            ran_tests=ran_tests,
+            selected=len(self.selected),
+        )
         outcomes = [TestOutcome(nodeid=nodeid, **entry) for nodeid, entry in self.tests.items()]
-        write_text(self.path, dump_outcomes(outcomes))
+        write_text(self.path, dump_results(Results(tuple(outcomes), self.counts, status)))
+
+    def _settle(self, stopped: str) -> None:
+        """Give every selected test that did not finish the outcome it really had."""
+        for nodeid in self.selected:
+            entry = self.tests.get(nodeid)
+            if entry is None:
+                outcome = "notrun" if stopped else "error"
+                message = (
+                    f"not run: the session stopped early ({stopped})"
+                    if stopped
+                    else "never reported: pytest selected this test but no result for it arrived"
+                )
+                self.tests[nodeid] = {
+                    "outcome": outcome, "setup": 0.0, "call": 0.0, "teardown": 0.0, "message": message,
+                }  # fmt: skip
+            elif nodeid not in self.finished and entry["outcome"] not in ("failed", "error"):
+                entry["outcome"] = "error"
+                entry["message"] = (
+                    f"cut short: the session stopped while it ran ({stopped})"
+                    if stopped
+                    else "no result arrived for this test: it started but never finished "
+                    "(its xdist worker crashed, or its report could not be sent)"
+                )
+            else:
+                continue
+            if self.tests[nodeid]["outcome"] == "error":
+                self.counts["error"] = self.counts.get("error", 0) + 1
+
+
+def _stop_reason(session: pytest.Session, exitstatus: int) -> str:
+    """Why the session ended before running every test, or "" when nothing says it did."""
+    for reason in (session.shouldfail, session.shouldstop):
+        if reason:
+            return str(reason)
+    return "interrupted" if int(exitstatus) == int(pytest.ExitCode.INTERRUPTED) else ""
 
 
 def _phase_outcome(report: pytest.TestReport) -> str | None:
@@ -285,10 +510,16 @@ class LaneCollector:
     one's collection is being checked."""
 
     def __init__(
-        self, path: Path | None, lanes: dict[str, str | None], *, verdict: Path | None = None
+        self,
+        path: Path | None,
+        lanes: dict[str, str | None],
+        *,
+        verdict: Path | None = None,
+        run_id: str = "",
     ) -> None:
         self.path = path
         self.verdict = verdict
+        self.run_id = run_id
         self.lanes = [
             (name, None if expr is None else compile_expression(name, expr)) for name, expr in lanes.items()
         ]
@@ -306,10 +537,10 @@ class LaneCollector:
             groups = {item.nodeid: name for item in collected if (name := xdist_group(item))}
             from ci_toolkit.atomic import write_text
 
-            doc = {"version": COLLECT_VERSION, "tests": tests, "groups": groups}
+            doc = {"version": COLLECT_VERSION, "run": self.run_id, "tests": tests, "groups": groups}
             write_text(self.path, json.dumps(doc, indent=1) + "\n")
         if self.verdict is not None:
-            wait_for_verdict(self.verdict)
+            wait_for_verdict(self.verdict, self.run_id)
         return result
 
     def select(self, item: pytest.Item) -> list[str]:
@@ -320,7 +551,7 @@ class LaneCollector:
 VERDICT_TIMEOUT = 300.0  # seconds; ci-toolkit answers within a poll interval of the file appearing
 
 
-def wait_for_verdict(path: Path, timeout: float = VERDICT_TIMEOUT) -> None:
+def wait_for_verdict(path: Path, run_id: str = "", timeout: float = VERDICT_TIMEOUT) -> None:
     deadline = time.monotonic() + timeout
     while not path.exists():
         if time.monotonic() > deadline:
@@ -328,8 +559,14 @@ def wait_for_verdict(path: Path, timeout: float = VERDICT_TIMEOUT) -> None:
                 f"--ci-toolkit-verdict={path}: no verdict from ci-toolkit in {timeout:.0f} s"
             )
         time.sleep(0.01)
-    if path.read_text(encoding="utf-8").strip() != "go":
-        pytest.exit("ci-toolkit: the lanes are not valid; see ci-toolkit's message", returncode=2)
+    from ci_toolkit.exchange import verdict_text
+
+    text = path.read_text(encoding="utf-8")
+    if text == verdict_text(run_id):
+        return
+    if text.startswith("go"):  # the "go" of another run in the same output dir: never ours to take
+        pytest.exit("ci-toolkit: another ci-toolkit run took over this output dir; stopping", returncode=2)
+    pytest.exit("ci-toolkit: the lanes are not valid; see ci-toolkit's message", returncode=2)
 
 
 def read_lanes(path: Path) -> dict[str, str | None]:
@@ -395,8 +632,10 @@ def parse_shard(text: str, label: str = "--ci-shard") -> tuple[int, int]:
         k, n = int(index), int(total)
     except ValueError:
         raise ValueError(f"{label} {text}: expected K/N, shard K of N counted from 1 (e.g. 2/4)") from None
-    if n < 1:
-        raise ValueError(f"{label} {text}: the number of shards must be at least 1")
+    from ci_toolkit.planning.plan import MAX_SHARDS
+
+    if not 1 <= n <= MAX_SHARDS:
+        raise ValueError(f"{label} {text}: the number of shards must be 1-{MAX_SHARDS}")
     if not 1 <= k <= n:
         raise ValueError(f"{label} {text}: shard index must be 1-{n}")
     return k, n
@@ -415,8 +654,10 @@ def shard_from_env(environ: Mapping[str, str]) -> tuple[int, int, str] | None:
             k, n = int(index) + 1 - first, int(total)
         except ValueError:
             raise ValueError(f"{label}: expected whole numbers") from None
-        if n < 1:
-            raise ValueError(f"{label}: {total_var} must be at least 1")
+        from ci_toolkit.planning.plan import MAX_SHARDS
+
+        if not 1 <= n <= MAX_SHARDS:
+            raise ValueError(f"{label}: {total_var} must be 1-{MAX_SHARDS}")
         if not 1 <= k <= n:
             raise ValueError(f"{label}: {index_var} must be {first}-{n - 1 + first}")
         return k, n, f"{index_var}/{total_var}"
@@ -461,7 +702,7 @@ def read_plan(path: Path, shards: int) -> Any:
         raise pytest.UsageError(f"--ci-plan {path}: cannot read: {reason}") from None
     try:
         plan = planning.from_json(json.loads(text), f"--ci-plan {path}")
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: arrays nested thousands deep
         raise pytest.UsageError(f"--ci-plan {path}: not a plan manifest: not JSON ({exc})") from None
     except CiToolkitError as exc:
         raise pytest.UsageError(str(exc)) from None
@@ -613,16 +854,20 @@ class SchedulerPlugin:
     """In the xdist controller: makes the scheduler and tells each worker where to write its groups
     (the controller only receives node ids, and xdist_group marks are not part of them)."""
 
-    def __init__(self, timings: Path | None, root: Path) -> None:
-        self.timings, self.root = timings, root
+    def __init__(self, timings: Path | None, root: Path, scratch: Path | None = None) -> None:
+        self.timings, self.root, self.scratch = timings, root, scratch
         self.sidecar: Path | None = None
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
         if self.sidecar is None:
-            import tempfile
+            if self.scratch is not None:
+                self.scratch.mkdir(parents=True, exist_ok=True)
+                self.sidecar = self.scratch
+            else:
+                import tempfile
 
-            self.sidecar = Path(tempfile.mkdtemp(prefix="ci-toolkit-xdist-"))
+                self.sidecar = Path(tempfile.mkdtemp(prefix="ci-toolkit-xdist-"))
         node.workerinput[SIDECAR_KEY] = str(self.sidecar)
 
     @pytest.hookimpl(optionalhook=True)

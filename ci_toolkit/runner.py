@@ -22,7 +22,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -31,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ci_toolkit import lane_pool, merge
+from ci_toolkit import lane_pool, merge, outdir
 from ci_toolkit import lanes as lanes_mod
 from ci_toolkit.atomic import write_text
 from ci_toolkit.collect import (
@@ -40,17 +39,22 @@ from ci_toolkit.collect import (
     collect_all,
     lanes_spec,
     needs_collection,
+    new_run_id,
+    owner_args,
     plugin_args,
     read_assignment,
     start_pytest,
     stop,
 )
 from ci_toolkit.config import Config, Lane
+from ci_toolkit.console import wants_color
 from ci_toolkit.errors import CiToolkitError, ConfigError, DataError, NoTestsError
+from ci_toolkit.exchange import verdict_text
 from ci_toolkit.lanes import LaneCheck
-from ci_toolkit.results import LaneResult, load_outcomes
+from ci_toolkit.results import LaneResult, TestOutcome, exit_meaning, load_results
 from ci_toolkit.services.env import WORKER_ENV
 from ci_toolkit.signals import sigterm_as_interrupt
+from ci_toolkit.timings import REPORTED_ENV as TIMINGS_REPORTED_ENV
 
 if TYPE_CHECKING:
     from ci_toolkit.planning import Plan
@@ -60,6 +64,7 @@ NO_TESTS = 5  # pytest's exit code when nothing was collected/selected
 RUN_VERSION = 1  # of run.json
 DEFAULT_TIMINGS = Path(".ci-toolkit/timings.json")  # until the config carries `timings`
 RESULTS_MISSING = 3  # pytest's "internal error": pytest claimed success but wrote no results
+_FAILING = ("failed", "error")
 
 _NOT_PACKAGES = frozenset(
     {"tests", "test", "testing", "docs", "doc", "examples", "example", "benchmarks", "benchmark"}
@@ -127,6 +132,12 @@ class RunPaths:
         return self.coverage / lane / ".coverage"
 
     @property
+    def scratch(self) -> Path:
+        """Working files of the run's pytest processes (the collection run's, xdist's sidecar): here
+        rather than in a system temp dir, so that what a killed run left goes with the next run."""
+        return self.output_dir / "scratch"
+
+    @property
     def plan_file(self) -> Path:
         return self.output_dir / "plan.json"
 
@@ -164,22 +175,11 @@ class RunPaths:
             if path.is_file() and not path.name.endswith(_SQLITE_SIDE_FILES)
         )
 
-    def prepare(self) -> None:
-        """Remove our artefacts of a previous run (and nothing else), so none can pass for this run's.
-        Never services/: its state file is how a killed run's services are found and stopped."""
-        for directory in (self.junit, self.results, self.coverage, self.logs):
-            shutil.rmtree(directory, ignore_errors=True)
-        for suffix in ("", *_SQLITE_SIDE_FILES):
-            Path(f"{self.coverage_file}{suffix}").unlink(missing_ok=True)
-        for path in (self.plan_file, self.lanes_file, self.collected_file, self.verdict_file):
-            path.unlink(missing_ok=True)
-        self.run_file.unlink(missing_ok=True)
-        self.shard_timings_file.unlink(missing_ok=True)
-        for directory in (self.junit, self.results, self.coverage):
-            directory.mkdir(parents=True, exist_ok=True)
-        ignore = self.output_dir / ".gitignore"
-        if not ignore.exists():
-            write_text(ignore, "# Created by ci-toolkit: run artefacts, not source.\n*\n")
+    def prepare(self, config: Config | None = None) -> None:
+        """Claim the output dir (ci_toolkit.outdir: a directory ci-toolkit did not make is refused, not
+        cleared), then remove our artefacts of a previous run and nothing else. Never services/: its
+        state file is how a killed run's services are found and stopped."""
+        outdir.prepare(self.output_dir, config=config)
 
 
 def run_lanes(
@@ -204,11 +204,8 @@ def run_lanes(
     variables, unless it fails without them (a conftest.py that needs DATABASE_URL at import): then it
     is run again once the services are up, with them."""
     paths = RunPaths.for_config(config)
-    if paths.output_dir.resolve() == config.root.resolve():
-        raise ConfigError(
-            f"{config.path or config.root}: tool.ci-toolkit.output_dir: must not be the project root"
-        )
-    paths.prepare()
+    outdir.check(config)  # not the root, a parent of it, or a home of tracked files: it gets cleared
+    paths.prepare(config)
     check: LaneCheck | None = None
     plan: Plan | None = None
     counts: dict[str, int] | None = None
@@ -217,7 +214,10 @@ def run_lanes(
         services.start_background(wanted)
     # Without a shard to plan, the first lane's own pytest collects for the check (FirstLaneCheck):
     # one interpreter start-up and full collection fewer than a collection run of its own.
-    first_check = FirstLaneCheck(config, paths) if needs_collection(config) and shard is None else None
+    run_id = new_run_id()
+    first_check = (
+        FirstLaneCheck(config, paths, run_id) if needs_collection(config) and shard is None else None
+    )
     if shard is not None:
         collected = _collect(config, extra_args, services if wanted else None, wanted)
         check = lanes_mod.check(collected.tests, config)
@@ -231,7 +231,7 @@ def run_lanes(
             lane.name: sum(1 for t in mine if lane.name in collected.tests.get(t, ()))
             for lane in config.lanes
         }
-    pool = _Pool(config, paths, extra_args, services, shard, first_check, check, counts)
+    pool = _Pool(config, paths, extra_args, services, shard, first_check, check, counts, run_id=run_id)
     results = pool.run()
     check = pool.check
     write_text(paths.run_file, json.dumps(run_record(results, shard), indent=1) + "\n")
@@ -247,9 +247,10 @@ class FirstLaneCheck:
     as it appears: lanes that are wrong stop that pytest before any test has run (finish() raises the
     one-line ConfigError); otherwise "go" lets it run its share."""
 
-    def __init__(self, config: Config, paths: RunPaths) -> None:
+    def __init__(self, config: Config, paths: RunPaths, run_id: str = "") -> None:
         self.config = config
         self.paths = paths
+        self.run_id = run_id
         self.check: LaneCheck | None = None
         self.error: CiToolkitError | None = None
         write_text(paths.lanes_file, json.dumps(lanes_spec(config.lanes)) + "\n")
@@ -271,7 +272,7 @@ class FirstLaneCheck:
             return True
         if self.check is not None:
             return None
-        found = read_assignment(self.paths.collected_file)
+        found = read_assignment(self.paths.collected_file, self.run_id)
         if found is None:
             return False
         if not found[0]:
@@ -283,7 +284,7 @@ class FirstLaneCheck:
             self.error = ConfigError(" -- also: ".join(problems))
             return True
         self.check = check
-        write_text(self.paths.verdict_file, "go\n")
+        write_text(self.paths.verdict_file, verdict_text(self.run_id))
         return None
 
     def failure(self) -> CiToolkitError:
@@ -305,7 +306,7 @@ class FirstLaneCheck:
         if self.check is None:
             # Its collection failed, and it says why. Lanes already waiting for the verdict go on
             # unchecked rather than hang: the run has failed anyway.
-            write_text(self.paths.verdict_file, "go\n")
+            write_text(self.paths.verdict_file, verdict_text(self.run_id))
         return self.check
 
 
@@ -401,7 +402,10 @@ class _Pool:
         first_check: FirstLaneCheck | None,
         check: LaneCheck | None = None,
         counts: Mapping[str, int] | None = None,
+        *,
+        run_id: str = "",
     ) -> None:
+        self.run_id = run_id
         self.config = config
         self.paths = paths
         self.extra_args = tuple(extra_args)
@@ -491,20 +495,27 @@ class _Pool:
         log = self.output.start(lane.name, header(lane.name, count, self.workers(lane)))
         check_args = [] if checking is None else (checking.args() if collect else checking.wait_args())
         args = [*check_args, *self.extra_args]
-        if log is not None and sys.stdout.isatty():
+        if log is not None and wants_color(sys.stdout, None):
             args = ["--color=yes", *args]  # what the terminal would have shown, when the log is shown
         cmd = lane_command(
-            self.config, lane, self.paths, args, sys.executable, autoload=autoload_enabled(), shard=shard
+            self.config,
+            lane,
+            self.paths,
+            args,
+            sys.executable,
+            autoload=autoload_enabled(),
+            shard=shard,
+            run_id=self.run_id,
         )
-        proc = start_pytest(
-            cmd, cwd=self.config.root, env=lane_process_env(lane, self.paths, extra_env), log=log
-        )
+        env = lane_process_env(lane, self.paths, extra_env)
+        env[TIMINGS_REPORTED_ENV] = str(timings_path(self.config))  # the run warns about it, once
+        proc = start_pytest(cmd, cwd=self.config.root, env=env, log=log)
         return _Running(lane, proc, time.monotonic())
 
     def end(self, lane_run: _Running, code: int) -> LaneResult:
         wall_time = time.monotonic() - lane_run.started
         self.output.finish(lane_run.lane.name)
-        result = lane_result(lane_run.lane, self.paths, code, wall_time)
+        result = lane_result(lane_run.lane, self.paths, code, wall_time, self.run_id)
         self.results[lane_run.lane.name] = result
         return result
 
@@ -520,18 +531,38 @@ def lane_process_env(lane: Lane, paths: RunPaths, extra_env: Mapping[str, str] |
     return env
 
 
-def lane_result(lane: Lane, paths: RunPaths, code: int, wall_time: float) -> LaneResult:
-    """The finished lane, from pytest's exit code and the results file our plugin wrote."""
+def lane_result(lane: Lane, paths: RunPaths, code: int, wall_time: float, run_id: str = "") -> LaneResult:
+    """The finished lane, judged on pytest's exit code and on what our plugin recorded, never on the exit
+    code alone: pytest(-xdist) can exit 0 after an INTERNALERROR, or with selected tests that never ran."""
+    problems: list[str] = []
+    pytest_code = code
     try:
-        outcomes = load_outcomes(paths.results_file(lane.name))
+        recorded = load_results(paths.results_file(lane.name))
     except DataError as exc:
-        outcomes = ()
+        recorded = None
         if code in (0, NO_TESTS):  # pytest claimed success yet left no results: never a pass
-            print(
-                f"ci-toolkit: lane {lane.name}: pytest exited with {code}: {exc}", file=sys.stderr, flush=True
-            )
+            problems.append(f"pytest exited with {code} but left no results ({exc})")
             code = RESULTS_MISSING
-        # Any other code: pytest has already said why on the terminal.
+    if recorded is not None and recorded.session.run_id != run_id:
+        # Written by a pytest of another run (one that outlived its ci-toolkit): never this lane's result.
+        problems.append(f"{paths.results_file(lane.name)}: written by another ci-toolkit run")
+        recorded, code = None, RESULTS_MISSING
+    session = recorded.session if recorded is not None else None
+    if session is not None and session.internal_errors:
+        more = len(session.internal_errors) - 1
+        also = f" (and {more} more)" if more else ""
+        problems.append(f"INTERNALERROR: {session.internal_errors[0]}{also}")
+        if code in (0, NO_TESTS):
+            code = RESULTS_MISSING  # pytest's own code for an internal error, which it did not give
+    outcomes = () if recorded is None else recorded.tests
+    ran_tests = session is None or session.ran_tests
+    empty_ok = code == NO_TESTS and lane.allow_empty and ran_tests and not problems
+    if not ran_tests and code in (0, NO_TESTS):
+        problems.append("pytest ran no test (--collect-only, --setup-only or --setup-plan)")
+        code = NO_TESTS
+    elif code == pytest_code and code != 0 and not empty_ok and not _failing_explains(code, outcomes):
+        # Every exit code that no failing test accounts for is named, with what pytest means by it.
+        problems.insert(0, f"pytest exit code {code}: {exit_meaning(code)}")
     junit = paths.junit_file(lane.name)
     return LaneResult(
         name=lane.name,
@@ -539,8 +570,15 @@ def lane_result(lane: Lane, paths: RunPaths, code: int, wall_time: float) -> Lan
         wall_time=wall_time,
         outcomes=outcomes,
         junit_path=str(junit) if junit.is_file() else None,
-        skipped_reason="no tests selected" if code == NO_TESTS and lane.allow_empty else None,
+        skipped_reason="no tests selected" if empty_ok else None,
+        counts=None if recorded is None else recorded.counts,
+        problems=tuple(problems),
+        ran_tests=ran_tests,
     )
+
+
+def _failing_explains(code: int, outcomes: Sequence[TestOutcome]) -> bool:
+    return code == 1 and any(o.outcome in _FAILING for o in outcomes)
 
 
 def header(lane: str, tests: int | None, workers: int) -> str:
@@ -558,9 +596,10 @@ def lane_command(
     *,
     autoload: bool = True,
     shard: tuple[int, int] | None = None,
+    run_id: str = "",
 ) -> list[str]:
     """The lane's pytest command line. Ours comes first so the project's and the user's args can override."""
-    cmd = [python, "-m", "pytest", *plugin_args(autoload)]
+    cmd = [python, "-m", "pytest", *plugin_args(autoload), *(owner_args(run_id) if run_id else [])]
     if lane.markers is not None:
         cmd += ["-m", lane.markers]
     workers = resolve_workers(config, lane)
@@ -568,6 +607,7 @@ def lane_command(
     cmd += ["-n", str(workers), "--dist", "load"] if workers else ["-n", "0"]
     if workers and getattr(config, "scheduler", "duration") == "duration":
         cmd += ["--ci-scheduler", "duration", f"--ci-timings={timings_path(config)}"]
+        cmd.append(f"--ci-toolkit-scratch={paths.scratch / lane.name}")
     if shard is not None:
         cmd += [f"--ci-shard={shard[0]}/{shard[1]}", f"--ci-plan={paths.plan_file}"]
     cmd += [f"--cov={source}" for source in coverage_sources(config)]
@@ -630,14 +670,15 @@ def _collect(
     config: Config, extra_args: Sequence[str], services: LaneServices | None, names: Sequence[str]
 ) -> Collected:
     """The collection run, while the services start; again with their variables if it needed them."""
+    workdir = RunPaths.for_config(config).scratch / "collect"
     try:
-        return collect_all(config, extra_args)
+        return collect_all(config, extra_args, workdir=workdir)
     except CiToolkitError:
         if services is None:
             raise
     env = {**os.environ, **services.ensure(names)}
     _echo("ci-toolkit: collection failed without the services' variables; collecting again with them")
-    return collect_all(config, extra_args, env=env)
+    return collect_all(config, extra_args, env=env, workdir=workdir)
 
 
 def _echo(line: str) -> None:

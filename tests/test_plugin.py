@@ -171,7 +171,7 @@ def test_results_file_records_every_kind_of_outcome(project: Path, tmp_path: Pat
     assert proc.returncode == 1, proc.stdout
     assert outcomes_by_name(out) == EXPECTED
     doc = json.loads(out.read_text())
-    assert doc["version"] == 1
+    assert doc["version"] == 2
     first = doc["tests"][0]
     assert set(first) == {"nodeid", "outcome", "setup", "call", "teardown", "message"}
     assert first["nodeid"] == "tests/test_outcomes.py::test_pass"
@@ -216,9 +216,13 @@ def test_a_module_that_fails_to_import_is_recorded_as_an_error(project: Path, tm
     out = tmp_path / "results.json"
     proc = pytest_run(project, "broken", "tests/test_unit.py", f"--ci-toolkit-results={out}")
     assert proc.returncode == 2, proc.stdout  # pytest: interrupted by a collection error
-    [outcome] = load_outcomes(out)
+    outcome, *rest = load_outcomes(out)
     assert (outcome.nodeid, outcome.outcome) == ("broken/test_broken.py", "error")
     assert outcome.message.startswith("SyntaxError")
+    # pytest then runs nothing: the tests it had collected are named as not run, never dropped.
+    assert rest and {o.outcome for o in rest} == {"notrun"}
+    assert {o.nodeid.split("::")[0] for o in rest} == {"tests/test_unit.py"}
+    assert "collection error" in rest[0].message
 
 
 def test_collect_evaluates_every_lane_before_deselection(project: Path, tmp_path: Path) -> None:

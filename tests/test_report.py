@@ -260,7 +260,9 @@ def test_lane_without_failed_tests_that_collected_nothing() -> None:
     assert "  FAIL empty: pytest exit code 5: no tests collected" in lines
     assert lines[-2] == "FAILED: lane empty did not finish cleanly"
     unknown = render([LaneResult("odd", 9, 0.5)], None)
-    assert "pytest exit code 9: failed" in unknown
+    assert "pytest exit code 9: not one of pytest's exit codes" in unknown
+    killed = render([LaneResult("killed", -9, 0.5)], None)
+    assert "pytest exit code -9: killed by signal 9" in killed
 
 
 def test_critical_patterns_each_listed() -> None:
@@ -298,6 +300,8 @@ def test_to_dict_schema() -> None:
             },
             {"nodeid": "tests/test_a.py::test_y", "outcome": "error", "message": "fixture 'db' not found"},
         ],
+        "not_run": [],
+        "problems": [],
     }
     assert integration["counts"]["xpassed"] == 1 and integration["exit_code"] == 2
     coverage = data["coverage"]

@@ -58,6 +58,7 @@ def test_lane_command_puts_ours_first_and_the_projects_and_users_args_last(tmp_p
         "--ci-scheduler",
         "duration",
         f"--ci-timings={tmp_path}/.ci-toolkit/timings.json",
+        f"--ci-toolkit-scratch={tmp_path}/out/scratch/integration",
         "--cov=app",
         "--cov=src/lib",
         "--cov-branch",
@@ -76,7 +77,7 @@ def test_lane_command_scheduler_and_shard(tmp_path: Path) -> None:
     config = Config(root=tmp_path, workers=2, coverage=CoverageConfig(source=("app",)))
     paths = RunPaths(tmp_path / "out")
     cmd = lane_command(config, Lane("all"), paths, python="py", shard=(2, 3))
-    assert cmd[3:11] == [
+    assert cmd[3:12] == [
         "-n",
         "2",
         "--dist",
@@ -84,9 +85,10 @@ def test_lane_command_scheduler_and_shard(tmp_path: Path) -> None:
         "--ci-scheduler",
         "duration",
         f"--ci-timings={tmp_path}/.ci-toolkit/timings.json",
+        f"--ci-toolkit-scratch={tmp_path}/out/scratch/all",
         "--ci-shard=2/3",
     ]
-    assert cmd[11] == f"--ci-plan={tmp_path}/out/plan.json"
+    assert cmd[12] == f"--ci-plan={tmp_path}/out/plan.json"
     # scheduler = "xdist" opts out; a serial lane has nothing to schedule.
     xdist = lane_command(dataclasses.replace(config, scheduler="xdist"), Lane("all"), paths, python="py")
     assert "--ci-scheduler" not in xdist
@@ -164,6 +166,7 @@ def test_no_package_to_measure_says_which_key_to_set(tmp_path: Path) -> None:
 
 def test_prepare_removes_only_our_previous_artefacts(tmp_path: Path) -> None:
     paths = RunPaths(tmp_path / ".ci-toolkit")
+    paths.prepare()  # made (and marked) by ci-toolkit: a directory it did not make is never cleared
     # services/state.json is how the next run finds a killed run's services: never ours to clear here.
     kept = ("summary.json", "services/state.json")
     stale_files = ("junit/a.xml", "results/a.json", "coverage/a/.coverage", "logs/a.log", ".coverage")
@@ -173,6 +176,7 @@ def test_prepare_removes_only_our_previous_artefacts(tmp_path: Path) -> None:
     paths.prepare()
     left = sorted(str(p.relative_to(paths.output_dir)) for p in paths.output_dir.rglob("*"))
     assert left == [
+        ".ci-toolkit-output",
         ".gitignore",
         "coverage",
         "junit",
@@ -374,8 +378,9 @@ def test_a_failing_lane_does_not_stop_the_others(failing_run: Run) -> None:
 def test_a_pytest_that_writes_no_results_never_passes(failing_run: Run) -> None:
     crash = failing_run.outcome.lanes[1]
     assert (crash.name, crash.exit_code, crash.outcomes, crash.ok) == ("crash", 3, (), False)
-    assert "ci-toolkit: lane crash: pytest exited with 0: " in failing_run.stderr
-    assert "no test results file (did pytest crash?)" in failing_run.stderr
+    (problem,) = crash.problems
+    assert problem.startswith("pytest exited with 0 but left no results (")
+    assert "no test results file (did pytest crash?)" in problem
 
 
 @pytest.mark.e2e

@@ -72,7 +72,8 @@ def test_parse_shard_accepts_k_of_n() -> None:
         ("5/4", "--ci-shard 5/4: shard index must be 1-4"),
         ("x/4", "--ci-shard x/4: expected K/N, shard K of N counted from 1 (e.g. 2/4)"),
         ("3", "--ci-shard 3: expected K/N, shard K of N counted from 1 (e.g. 2/4)"),
-        ("1/0", "--ci-shard 1/0: the number of shards must be at least 1"),
+        ("1/0", "--ci-shard 1/0: the number of shards must be 1-256"),
+        ("1/99999999", "--ci-shard 1/99999999: the number of shards must be 1-256"),
     ],
 )
 def test_parse_shard_rejects_with_one_line(text: str, message: str) -> None:

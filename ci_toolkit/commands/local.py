@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ci_toolkit import outputs
 from ci_toolkit.errors import CiToolkitError, ConfigError, ExitCode
 from ci_toolkit.results import LaneResult
 
@@ -29,15 +30,31 @@ def run(
     shard: str | None = None,
 ) -> int:
     from ci_toolkit import config as config_mod
-    from ci_toolkit import runner
-    from ci_toolkit.commands.gate import judge, publish
-    from ci_toolkit.services.manager import Services
-    from ci_toolkit.signals import sigterm_as_interrupt
+    from ci_toolkit import outdir
 
+    outputs.check(json_path=json_path)  # a verdict that cannot be written must not cost a run first
     config = config_mod.load(config_path)
     if only_lanes:
         config = select_lanes(config, only_lanes)
     shard_spec = parse_shard_option(shard) if shard is not None else None
+    # One run at a time in an output dir, held from its clean-up to the summary (ci_toolkit.outdir).
+    with outdir.lock(config):
+        return _run_locked(config, json_path, only_lanes, color, pytest_args, backend, shard_spec)
+
+
+def _run_locked(
+    config: Config,
+    json_path: Path | None,
+    only_lanes: Sequence[str],
+    color: bool | None,
+    pytest_args: Sequence[str],
+    backend: str | None,
+    shard_spec: tuple[int, int] | None,
+) -> int:
+    from ci_toolkit import runner
+    from ci_toolkit.commands.gate import judge, publish
+    from ci_toolkit.services.manager import Services
+    from ci_toolkit.signals import sigterm_as_interrupt
 
     needed = list(dict.fromkeys(name for lane in config.lanes for name in lane.services))
     # SIGTERM (a cancelled CI job) must stop the services as surely as Ctrl-C does; leaving the block
@@ -87,7 +104,10 @@ def run(
         services_waited=services.waited if started else None,
     )
     if code == ExitCode.NO_TESTS:
-        click.echo(f"ci-toolkit: error: no tests collected in {config.root} (pytest exit 5)", err=True)
+        if all(lane.ran_tests for lane in outcome.lanes):
+            click.echo(f"ci-toolkit: error: no tests collected in {config.root} (pytest exit 5)", err=True)
+        else:
+            click.echo("ci-toolkit: error: no test ran: pytest was asked only to collect or plan", err=True)
     return code
 
 
@@ -106,7 +126,7 @@ def exit_code(lanes: Sequence[LaneResult], verdict: Verdict | None) -> ExitCode:
     codes = [lane.exit_code for lane in lanes if lane.skipped_reason is None]
     if 4 in codes:  # pytest's own usage error: bad arguments were passed through
         return ExitCode.USAGE_ERROR
-    if any(lane.failed for lane in lanes) or any(c not in (0, 5) for c in codes):
+    if any(lane.failed or lane.not_run for lane in lanes) or any(c not in (0, 5) for c in codes):
         return ExitCode.TESTS_FAILED
     if not codes or 5 in codes:
         return ExitCode.NO_TESTS
@@ -129,20 +149,22 @@ def record_timings(config: Config, lanes: Sequence[LaneResult], *, sharded: bool
 
     A shard's go to <output_dir>/shard-timings.json instead: the project's history must stay what every
     shard of the run plans from (run one after another here, a shard would change the next one's plan);
-    `ci-toolkit timings merge` combines the shards' files afterwards."""
+    `ci-toolkit timings merge` combines the shards' files afterwards. A history file that is not this
+    project's (or not readable) is left alone: ours is kept beside it (ci_toolkit.timings.locate)."""
     from ci_toolkit import runner, timings
 
+    # First, so that a history ci-toolkit cannot use is reported even when nothing ran.
+    located = timings.locate(runner.timings_path(config), timings.project_name(config.root))
     observed: dict[str, timings.Observation] = {}
     for lane in lanes:
         observed.update(timings.observations_from_results(lane.outcomes, lane.name))
     if not observed:
         return  # nothing ran (every lane skipped or crashed): no run to count
-    path = runner.timings_path(config)
-    history = timings.load(path, timings.project_name(config.root))
-    if sharded:
-        path = runner.RunPaths.for_config(config).shard_timings_file
+    path = runner.RunPaths.for_config(config).shard_timings_file if sharded else located.target
+    if path is None:
+        return  # neither the configured file nor the one beside it is ours: locate() said so
     updated = timings.update(
-        history,
+        located.history,
         observed,
         alpha=getattr(config, "timings_alpha", 0.3),
         prune_after=getattr(config, "timings_prune_after", 10),

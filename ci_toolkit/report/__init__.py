@@ -6,6 +6,7 @@ same way: xfailed counts as skipped, xpassed as passed, and errors count as fail
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -55,3 +56,19 @@ def summary_line(lanes: Sequence[LaneResult]) -> str:
 def overall_passed(lanes: Sequence[LaneResult], verdict: Verdict | None) -> bool:
     """Every lane ok and the gate (when it ran) passed."""
     return all(lane.ok for lane in lanes) and (verdict is None or verdict.passed)
+
+
+# C0 and C1 controls, DEL, lone surrogates, and the bidirectional overrides that reorder what a reader
+# sees: none may reach the terminal from a test's id or message, or it could repaint the summary (or fake
+# its last line), or fail to encode at all.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def printable(text: str) -> str:
+    """`text` with every control character shown as an escape (e.g. \\x1b), never acted on."""
+    return _UNPRINTABLE.sub(_escape, text)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"

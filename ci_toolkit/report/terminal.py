@@ -15,17 +15,10 @@ import textwrap
 from collections.abc import Sequence
 
 from ci_toolkit.gate import Check, Verdict, format_floor
-from ci_toolkit.report import lane_counts, overall_passed, summary_line
-from ci_toolkit.results import LaneResult
+from ci_toolkit.report import lane_counts, overall_passed, printable, summary_line
+from ci_toolkit.results import LaneResult, exit_meaning
 
 MAX_FAILED_TESTS = 30
-
-_PYTEST_EXIT = {
-    2: "interrupted",
-    3: "internal error",
-    4: "usage error",
-    5: "no tests collected",
-}
 
 _RESET = "\033[0m"
 _STYLES = {"red": "\033[31m", "green": "\033[32m", "yellow": "\033[33m", "bold": "\033[1m"}
@@ -78,6 +71,7 @@ def render(
     """The summary, ending in a newline; *note* (e.g. why the gate was skipped) goes above the verdict."""
     out = _Out(color, width)
     _failed_tests(out, lanes)
+    _not_run(out, lanes)
     _broken_lanes(out, lanes)
     if verdict is not None and not verdict.passed:
         _gate_failures(out, verdict)
@@ -99,20 +93,41 @@ def _failed_tests(out: _Out, lanes: Sequence[LaneResult]) -> None:
     for lane_name, o in failed[:MAX_FAILED_TESTS]:
         label = "ERROR " if o.outcome == "error" else "FAILED"
         where = f" [{lane_name}]" if several_lanes else ""
-        message = o.message.strip().splitlines()[0] if o.message.strip() else ""
-        line = out.fitted(f"  {label} {o.nodeid}{where}", f" - {message}" if message else "")
+        message = printable(o.message.strip().splitlines()[0]) if o.message.strip() else ""
+        line = out.fitted(f"  {label} {printable(o.nodeid)}{where}", f" - {message}" if message else "")
         out.add(line.replace(label, out.style(label, "red"), 1))
     if len(failed) > MAX_FAILED_TESTS:
         out.add(f"  ... and {len(failed) - MAX_FAILED_TESTS} more")
     out.add()
 
 
+def _not_run(out: _Out, lanes: Sequence[LaneResult]) -> None:
+    """Selected tests the session never got to, after it stopped early: named, never silently dropped."""
+    missing = [(lane.name, o) for lane in lanes for o in lane.not_run]
+    if not missing:
+        return
+    out.add(out.style(f"SELECTED TESTS THAT DID NOT RUN ({len(missing)})", "bold"))
+    reasons = dict.fromkeys(printable(o.message) for _, o in missing)
+    for reason in reasons:
+        out.add(f"  {reason}")
+    for lane_name, o in missing[:MAX_FAILED_TESTS]:
+        where = f" [{lane_name}]" if len(lanes) > 1 else ""
+        out.add(out.fitted(f"  {out.style('NOT RUN', 'red')} {printable(o.nodeid)}{where}", ""))
+    if len(missing) > MAX_FAILED_TESTS:
+        out.add(f"  ... and {len(missing) - MAX_FAILED_TESTS} more")
+    out.add()
+
+
 def _lane_problem(lane: LaneResult) -> str:
-    """Why a lane is not ok when no single test says so (collection errors, interrupts, nothing run)."""
-    if lane.ok or lane.failed:
+    """Why a lane is not ok beyond its failed tests: its exit code, an INTERNALERROR, tests not run."""
+    if lane.skipped_reason is not None:
         return ""
-    meaning = _PYTEST_EXIT.get(lane.exit_code, "failed")
-    return f"pytest exit code {lane.exit_code}: {meaning}"
+    problems = list(lane.problems)
+    if lane.not_run:
+        problems.append(f"{_plural(len(lane.not_run), 'selected test')} not run")
+    if not problems and not lane.ok and not lane.failed:
+        problems.append(f"pytest exit code {lane.exit_code}: {exit_meaning(lane.exit_code)}")
+    return printable("; ".join(problems))
 
 
 def _broken_lanes(out: _Out, lanes: Sequence[LaneResult]) -> None:
@@ -136,7 +151,7 @@ def _missing(check: Check) -> str:
 
 
 def _file_line(out: _Out, check: Check, indent: str) -> None:
-    head = f"{check.subject}  {check.percent}% < {format_floor(check.minimum)}"
+    head = f"{printable(check.subject)}  {check.percent}% < {format_floor(check.minimum)}"
     if check.kind == "file":
         head += f"  [{check.pattern}]"
     missing = _missing(check)
@@ -148,7 +163,7 @@ def _gate_failures(out: _Out, verdict: Verdict) -> None:
     out.add(out.style(f"COVERAGE GATE FAILED ({_plural(len(failures), 'check')})", "bold"))
     for c in verdict.of_kind("data"):
         if not c.passed:
-            out.add(f"  {out.style('FAIL', 'red')} {c.detail}")
+            out.add(f"  {out.style('FAIL', 'red')} {printable(c.detail)}")
     for c in verdict.of_kind("total"):
         if not c.passed:
             out.add(
@@ -163,7 +178,7 @@ def _gate_failures(out: _Out, verdict: Verdict) -> None:
     if groups:
         out.add(f"  {out.style('FAIL', 'red')} groups below their floor ({len(groups)}):")
         for c in groups:
-            out.add(f"    {c.subject}  {c.percent}% < {format_floor(c.minimum)}  ({c.detail})")
+            out.add(f"    {printable(c.subject)}  {c.percent}% < {format_floor(c.minimum)}  ({c.detail})")
     for pattern, checks in _critical_by_pattern(verdict).items():
         bad = [c for c in checks if not c.passed]
         if bad:
@@ -174,7 +189,7 @@ def _gate_failures(out: _Out, verdict: Verdict) -> None:
             for c in bad:
                 _file_line(out, c, "    ")
     for c in verdict.of_kind("pattern"):
-        out.add(f"  {out.style('FAIL', 'red')} {c.origin} pattern '{c.subject}': {c.detail}")
+        out.add(f"  {out.style('FAIL', 'red')} {c.origin} pattern '{printable(c.subject)}': {c.detail}")
     out.add()
 
 
