@@ -20,6 +20,7 @@ import json
 import os
 import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from ci_toolkit import atomic
@@ -56,18 +57,58 @@ def check_json(path: Path) -> None:
 
 def replace_problem(path: Path) -> str | None:
     """Why the regular file `path` is not ours to replace with a summary (None: it is, or is gone)."""
+    return _not_ours(path, _summary, "a ci-toolkit JSON summary", "--json")
+
+
+def _not_ours(path: Path, ours: Callable[[bytes], bool], what: str, option: str) -> str | None:
+    """Why the regular file `path` may not be replaced: it is not empty and `ours` does not recognise it
+    as `what` (None: it may be, or is gone)."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
         return None
     except OSError as exc:
         return f"cannot read it ({exc.strerror or exc}), so it is left as it is"
-    if not data.strip() or _summary(data):
+    if not data.strip() or ours(data):
         return None
-    return (
-        "exists and is not a ci-toolkit JSON summary; it is left as it is: "
-        "remove it, or name another file for --json"
-    )
+    return f"exists and is not {what}; it is left as it is: remove it, or name another file for {option}"
+
+
+def check_owned(path: Path, option: str, ours: Callable[[bytes], bool], what: str) -> None:
+    """Raise CiToolkitError (one line) unless `path`, named with `option`, is new, empty, an earlier
+    `what` that `ours` recognises, or a device or FIFO: called before the work, and again by write_owned."""
+    try:
+        target, through_proc = atomic.resolve(path)
+        info = _stat(target)
+    except OSError as exc:
+        raise CiToolkitError(f"{option} {path}: cannot write there: {exc.strerror or exc}") from None
+    if info is not None and stat.S_ISREG(info.st_mode) and not through_proc:
+        problem = _not_ours(target, ours, what, option)
+        if problem is not None:
+            raise CiToolkitError(f"{option} {path}: {problem}")
+
+
+def write_owned(path: Path, text: str, option: str, ours: Callable[[bytes], bool], what: str) -> None:
+    """Write a file the user named with `option`, if check_owned allows it (see there)."""
+    shown = f"{option} {path}"
+    check_owned(path, option, ours, what)
+    try:
+        atomic.write_text(path, text)
+    except OSError as exc:
+        raise CiToolkitError(f"{shown}: cannot write: {exc.strerror or exc}") from None
+
+
+def json_with(*keys: str) -> Callable[[bytes], bool]:
+    """Recognises a JSON object holding every one of `keys`: how a command knows its earlier output."""
+
+    def ours(data: bytes) -> bool:
+        try:
+            doc = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            return False
+        return isinstance(doc, dict) and all(key in doc for key in keys)
+
+    return ours
 
 
 def is_summary(path: Path) -> bool:

@@ -194,3 +194,23 @@ def test_render_names_every_estimate_source() -> None:
     assert text.endswith(
         "estimates: 0 tests from history, 3 without history (default 1 s: 2, global median: 1)\n"
     )
+
+
+def test_output_replaces_only_an_earlier_plan_output(project: SampleProject, tmp_path: Path) -> None:
+    """Issue 9 (a sibling of `--json pyproject.toml`): `plan --output` and `--manifest` replaced any file."""
+    out_file = tmp_path / "plan.out"
+    out_file.write_text("Plan: 7 tests in 2 shards\n")  # an earlier table
+    for fmt in ("json", "github-matrix", "text"):  # each replaces the one before: its own earlier output
+        code, _, err = invoke(project, "--shards", "2", "--format", fmt, "--output", str(out_file))
+        assert (code, err) == (0, ""), err
+    pyproject = project.root / "pyproject.toml"
+    before = pyproject.read_bytes()
+    for option in ("--output", "--manifest"):
+        code, _, err = invoke(project, "--shards", "2", option, str(pyproject))
+        assert code == 2
+        assert err == (
+            f"ci-toolkit: error: {option} {pyproject}: exists and is not "
+            f"{'a plan manifest' if option == '--manifest' else 'an earlier `ci-toolkit plan` output'}; "
+            f"it is left as it is: remove it, or name another file for {option}\n"
+        )
+        assert pyproject.read_bytes() == before

@@ -86,6 +86,16 @@ def test_two_shards_split_the_suite_and_split_report_judges_them(
     assert (
         0 <= report["idle_fraction"] < 1 and report["missing"] == [] and report["ran_in_several_shards"] == []
     )
+    again = CliRunner().invoke(split_report, [str(shards[1]), str(shards[0]), "--json", str(out)])
+    assert again.exit_code == 0, again.output  # its own earlier report is replaced
+    # Anything else is left as it is (issue 9: --json used to replace any file, pyproject.toml too).
+    config_file = shards[0].parent / "notes.toml"
+    config_file.write_text("[tool.x]\n")
+    refused = CliRunner().invoke(split_report, [str(shards[0]), "--json", str(config_file)])
+    assert refused.exit_code == 2 and "exists and is not an earlier `ci-toolkit split-report` JSON" in (
+        refused.output
+    )
+    assert config_file.read_text() == "[tool.x]\n"
 
     # One shard alone: reported, with the other named as missing.
     alone = CliRunner().invoke(split_report, [str(shards[0])])

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 FORMATS = ("text", "json", "github-matrix")
 AUTO_MAX_SHARDS = 64  # --shards auto looks no further
+TABLE_START = "Plan: "  # how the text table begins: how `--output` knows a file it may replace
+MANIFEST, PLAN_OUTPUT = "a plan manifest", "an earlier `ci-toolkit plan` output"  # what they may replace
 
 
 def parse_shards(value: str) -> int | None:
@@ -130,9 +132,15 @@ def run(
     manifest: Path | None,
 ) -> int:
     from ci_toolkit import config as config_mod
-    from ci_toolkit import planning, timings
+    from ci_toolkit import outputs, planning, timings
     from ci_toolkit.collect import collect_all
     from ci_toolkit.errors import ExitCode, NoTestsError
+
+    # Before collecting: a file that is not ours to replace must not cost the collection first.
+    if manifest is not None:
+        outputs.check_owned(manifest, "--manifest", _is_manifest, MANIFEST)
+    if output is not None:
+        outputs.check_owned(output, "--output", _is_plan_output, PLAN_OUTPUT)
 
     config = config_mod.load(config_path)
     found = collect_all(config)
@@ -176,12 +184,13 @@ def run(
             plan, sources=sources, target_seconds=target_seconds, history=_shown(history_path, config.root)
         )
     if manifest is not None:
-        _write(manifest, json.dumps(planning.to_json(plan), indent=2, allow_nan=False) + "\n")
+        manifest_text = json.dumps(planning.to_json(plan), indent=2, allow_nan=False) + "\n"
+        outputs.write_owned(manifest, manifest_text, "--manifest", _is_manifest, MANIFEST)
     if output is None:
         sys.stdout.write(text)
         sys.stdout.flush()
     else:
-        _write(output, text)
+        outputs.write_owned(output, text, "--output", _is_plan_output, PLAN_OUTPUT)
     if target_seconds is not None and plan.makespan > target_seconds and fmt != "text":
         # The table says so itself; machine formats must not hide it.
         timings.warn(
@@ -191,14 +200,17 @@ def run(
     return int(ExitCode.OK)
 
 
-def _write(path: Path, text: str) -> None:
-    from ci_toolkit import atomic
-    from ci_toolkit.errors import DataError
+def _is_manifest(data: bytes) -> bool:
+    from ci_toolkit import outputs
 
-    try:
-        atomic.write_text(path, text)
-    except OSError as exc:
-        raise DataError(f"{path}: cannot write: {exc.strerror or exc}") from None
+    return outputs.json_with("version", "fingerprint", "shards")(data)
+
+
+def _is_plan_output(data: bytes) -> bool:
+    """Any of the three formats `plan` writes: the manifest, the matrix, or the table."""
+    from ci_toolkit import outputs
+
+    return _is_manifest(data) or outputs.json_with("include")(data) or data.startswith(TABLE_START.encode())
 
 
 def _shown(path: Path, root: Path) -> str:
@@ -214,7 +226,7 @@ def render(
     """The plan as a table, then its quality: makespan against lower bound, where estimates came from."""
     count = len(plan.shards)
     where = f" (timing history: {history})" if history else ""
-    lines = [f"Plan: {plan.tests} tests in {count} shard{'s' if count != 1 else ''}{where}", ""]
+    lines = [f"{TABLE_START}{plan.tests} tests in {count} shard{'s' if count != 1 else ''}{where}", ""]
     width = max(5, len(str(max((len(s.tests) for s in plan.shards), default=0))))
     lines.append(f"  shard  {'tests':>{width}}  predicted")
     for shard in plan.shards:

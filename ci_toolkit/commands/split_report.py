@@ -85,13 +85,20 @@ def command(json_path: Path | None, dirs: tuple[Path, ...]) -> None:
 
     Each DIR is the output_dir of one `ci-toolkit local --shard K/N` run.
     """
+    from ci_toolkit import outputs
     from ci_toolkit.errors import CiToolkitError
 
     try:
         report = summarize([read_shard_dir(directory) for directory in dirs])
         click.echo(render(report))
         if json_path is not None:
-            _write(json_path, json.dumps(to_json(report), indent=1, allow_nan=False) + "\n")
+            outputs.write_owned(
+                json_path,
+                json.dumps(to_json(report), indent=1, allow_nan=False) + "\n",
+                "--json",
+                outputs.json_with("version", "shards", "reported"),
+                "an earlier `ci-toolkit split-report` JSON",
+            )
     except CiToolkitError as exc:
         click.echo(f"ci-toolkit: error: {exc}", err=True)
         sys.exit(int(exc.exit_code))
@@ -157,16 +164,6 @@ def _whole(value: Any) -> bool:
 def _seconds(value: Any) -> bool:
     """Neither NaN, Infinity, negative nor absurdly long: sums of these stay finite, so JSON can hold them."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= _MAX_SECONDS
-
-
-def _write(path: Path, text: str) -> None:
-    from ci_toolkit.atomic import write_text
-    from ci_toolkit.errors import DataError
-
-    try:
-        write_text(path, text)
-    except OSError as exc:
-        raise DataError(f"{path}: cannot write: {exc.strerror or exc}") from None
 
 
 # -- the pure core --------------------------------------------------------------------------------------
