@@ -141,8 +141,17 @@ def kill_at_once(world: World, root: Path) -> None:
     time.sleep(random.Random(1).uniform(0.05, 0.4))
 
 
-def kill_service_starting(world: World, root: Path) -> None:
-    _until(lambda: bool(world.data_dirs()))  # a server's directory exists: its start-up is under way
+def _service_starting(name: str) -> Waiter:
+    def wait(world: World, root: Path) -> None:
+        # The service's work directory exists: its start-up is under way (recorded, not yet ready).
+        _until(lambda: any((root / ".ci-toolkit" / "services" / "work").glob(f"{name}-*")))
+
+    wait.__name__ = f"kill_{name}_starting"
+    return wait
+
+
+kill_postgres_starting = _service_starting("postgres")
+kill_redis_starting = _service_starting("redis")
 
 
 def kill_collecting(world: World, root: Path) -> None:
@@ -160,7 +169,14 @@ def kill_after_the_last_test(world: World, root: Path) -> None:
 
 @pytest.mark.parametrize(
     "wait",
-    [kill_at_once, kill_service_starting, kill_collecting, kill_testing, kill_after_the_last_test],
+    [
+        kill_at_once,
+        kill_postgres_starting,
+        kill_redis_starting,
+        kill_collecting,
+        kill_testing,
+        kill_after_the_last_test,
+    ],
     ids=lambda w: w.__name__.removeprefix("kill_"),
 )
 def test_a_killed_run_leaves_nothing_after_the_next(tmp_path: Path, world: World, wait: Waiter) -> None:
