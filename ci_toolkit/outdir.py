@@ -134,9 +134,7 @@ def tracked_files(config: Config, directory: Path) -> list[str]:
     if proc.returncode != 0:  # not a git checkout (or the output dir lies outside it)
         return []
     allowed = {os.path.normpath(os.path.join(relative, name)) for name in (GITIGNORE, MARKER)}
-    timings = getattr(config, "timings", None)
-    if timings is not None:
-        allowed.add(os.path.normpath(os.path.relpath(config.root / timings, config.root)))
+    allowed.add(os.path.normpath(os.path.relpath(config.root / config.timings, config.root)))
     names = [name for name in proc.stdout.decode("utf-8", "replace").split("\0") if name]
     return [name for name in names if os.path.normpath(name) not in allowed]
 
@@ -303,8 +301,5 @@ def _holder(fd: int) -> str:
 
 def _timings_names(config: Config, directory: Path) -> tuple[str, ...]:
     """The name of the configured timing history when it sits at the top of the output dir."""
-    timings = getattr(config, "timings", None)
-    if timings is None:
-        return ()
-    path = Path(os.path.normpath(config.root / timings))
+    path = Path(os.path.normpath(config.root / config.timings))
     return (path.name,) if path.parent == Path(os.path.normpath(directory)) else ()

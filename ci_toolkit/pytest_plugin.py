@@ -783,6 +783,7 @@ class ShardSelector:
             check_fingerprint(self.plan, collected, self.plan_file or "")
             return set(self.plan.shards[self.k - 1].tests)
         from ci_toolkit import timings
+        from ci_toolkit.planning import cost
 
         project = timings.project_name(config.rootpath)
         history = timings.load(self.timings, project) if self.timings else timings.empty(project)
@@ -792,7 +793,7 @@ class ShardSelector:
         }
         plan = planning.make_plan(
             ids,
-            timings.Estimator(history),
+            cost.session_estimate(timings.Estimator(history), ids, _session_workers(config)),
             self.n,
             groups=groups,
             keep_together=keep_together,
@@ -821,18 +822,33 @@ def check_fingerprint(plan: Any, collected: Sequence[str], plan_file: str) -> No
 
 
 def project_settings(root: Path) -> tuple[tuple[str, ...], float]:
-    """keep_together and shard_overhead from the project's [tool.ci-toolkit], defaults without one."""
+    """keep_together and shard_overhead from the project's [tool.ci-toolkit]: the configuration's own
+    defaults without one, so that a shard planned here prices as `ci-toolkit plan` does."""
     from ci_toolkit import config as config_mod
     from ci_toolkit.errors import ConfigError
 
     pyproject = root / "pyproject.toml"
-    if not pyproject.is_file():
-        return (), 0.0
     try:
-        loaded = config_mod.load(pyproject, cwd=root)
+        if pyproject.is_file():
+            loaded = config_mod.load(pyproject, cwd=root)
+        else:
+            loaded = config_mod.parse({}, pyproject, cwd=root)
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
-    return tuple(getattr(loaded, "keep_together", ())), float(getattr(loaded, "shard_overhead", 0.0))
+    return loaded.keep_together, loaded.shard_overhead
+
+
+def _session_workers(config: pytest.Config) -> int:
+    """This session's xdist workers (0 without xdist); xdist hands workers the resolved number."""
+    value = getattr(config.option, "numprocesses", None)
+    if isinstance(value, int):
+        return value
+    if value in (None, "0"):
+        return 0
+    try:
+        return int(value)
+    except (TypeError, ValueError):  # "auto" or "logical", not resolved here
+        return os.cpu_count() or 1
 
 
 def xdist_group(item: pytest.Item) -> str:

@@ -19,7 +19,6 @@ data of lane "a.slow".
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import subprocess
@@ -58,11 +57,9 @@ from ci_toolkit.timings import REPORTED_ENV as TIMINGS_REPORTED_ENV
 
 if TYPE_CHECKING:
     from ci_toolkit.planning import Plan
-    from ci_toolkit.timings import TestTiming
 
 NO_TESTS = 5  # pytest's exit code when nothing was collected/selected
 RUN_VERSION = 1  # of run.json
-DEFAULT_TIMINGS = Path(".ci-toolkit/timings.json")  # until the config carries `timings`
 RESULTS_MISSING = 3  # pytest's "internal error": pytest claimed success but wrote no results
 _FAILING = ("failed", "error")
 
@@ -325,7 +322,7 @@ def run_record(results: Sequence[LaneResult], shard: tuple[int, int] | None) -> 
 
 
 def timings_path(config: Config) -> Path:
-    return config.root / getattr(config, "timings", DEFAULT_TIMINGS)  # an absolute path replaces root
+    return config.root / config.timings  # an absolute path replaces root
 
 
 def load_history(config: Config) -> Any:
@@ -341,34 +338,25 @@ def plan_shards(
     groups: Mapping[str, str],
     history: Any,
 ) -> Plan:
-    """Every collected test into `shards` shards, priced in wall seconds of the lanes that run it.
-
-    A lane runs its tests on W workers at once, so a test costs its shard about 1/W of its own
-    seconds; a test no lane selects never runs and costs nothing (it is planned all the same: the
-    plan's fingerprint covers every collected test, which is what each lane's pytest checks)."""
+    """Every collected test into `shards` shards, priced by the one cost model (planning.cost) that
+    `ci-toolkit plan` uses too, in wall seconds of the lanes that run it."""
     from ci_toolkit import planning, timings
+    from ci_toolkit.planning import cost
 
     estimator = timings.Estimator(history, {t: names[0] for t, names in assignment.items() if names})
-    share = {lane.name: 1 / max(resolve_workers(config, lane), 1) for lane in config.lanes}
-    zero = timings.TestTiming(0.0, 0.0, 0.0, runs=0, last_seen=0)
-
-    def estimate(nodeid: str) -> TestTiming:
-        scale = sum(share.get(name, 0.0) for name in assignment.get(nodeid, ()))
-        if not scale:
-            return zero
-        timing = estimator(nodeid)
-        return dataclasses.replace(
-            timing, setup=timing.setup * scale, call=timing.call * scale, teardown=timing.teardown * scale
-        )
-
     return planning.make_plan(
         list(assignment),
-        estimate,
+        cost.shard_estimate(estimator, assignment, cost.shares(lane_workers(config))),
         shards,
         groups=groups,
-        keep_together=tuple(getattr(config, "keep_together", ())),
-        overhead=float(getattr(config, "shard_overhead", 0.0)),
+        keep_together=config.keep_together,
+        overhead=config.shard_overhead,
     )
+
+
+def lane_workers(config: Config) -> dict[str, int]:
+    """Each lane's xdist worker count, as its pytest gets it."""
+    return {lane.name: resolve_workers(config, lane) for lane in config.lanes}
 
 
 def _plan_json(plan: Plan) -> dict[str, Any]:
@@ -605,7 +593,7 @@ def lane_command(
     workers = resolve_workers(config, lane)
     # `-n 0` rather than nothing: a `-n` in the project's addopts must not parallelise a serial lane.
     cmd += ["-n", str(workers), "--dist", "load"] if workers else ["-n", "0"]
-    if workers and getattr(config, "scheduler", "duration") == "duration":
+    if workers and config.scheduler == "duration":
         cmd += ["--ci-scheduler", "duration", f"--ci-timings={timings_path(config)}"]
         cmd.append(f"--ci-toolkit-scratch={paths.scratch / lane.name}")
     if shard is not None:

@@ -17,6 +17,7 @@ from ci_toolkit.planning import fingerprint, from_json, make_plan
 TESTS = SampleProject.UNIT + SampleProject.SERIAL + SampleProject.INTEGRATION
 EXTRA = """
 [tool.ci-toolkit]
+workers = 0  # one lane without xdist: a test costs its shard its own seconds (planning.cost)
 shard_overhead = 0.5
 keep_together = ["tests/test_integration.py"]
 """

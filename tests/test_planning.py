@@ -452,3 +452,19 @@ def test_the_search_prices_moves_and_swaps_of_units_sharing_a_setup() -> None:
         setups = sum(3.0 for m in modules if sum(n.startswith(m) for n in shard.tests) < 12)
         whole = sum(3.0 for m in modules if sum(n.startswith(m) for n in shard.tests) == 12)
         assert shard.predicted == pytest.approx(own + setups + whole)
+
+
+def test_one_cost_model_prices_a_test_by_the_lanes_that_run_it() -> None:
+    from ci_toolkit.planning import cost
+
+    own = TestTiming(1.0, 4.0, 1.0, runs=1, last_seen=1)
+    shares = cost.shares({"xdist": 2, "serial": 0, "wide": 4})
+    assert shares == {"xdist": 0.5, "serial": 1.0, "wide": 0.25}
+    assignment = {"a": ("xdist",), "b": ("serial",), "c": ("xdist", "wide"), "d": ()}
+    price = cost.shard_estimate(lambda nodeid: own, assignment, shares)
+    assert price("a").duration == 3.0  # 6 s on 2 workers
+    assert price("b") == own  # no xdist: its own seconds
+    assert price("c").duration == 6.0 * 0.75  # paid by both lanes that select it
+    assert price("d").duration == 0.0  # no lane runs it
+    session = cost.session_estimate(lambda nodeid: own, ["a", "b"], workers=3)
+    assert session("a").duration == pytest.approx(2.0) == session("b").duration

@@ -124,3 +124,50 @@ def test_a_run_updates_the_history_and_a_bad_shard_is_refused(
     bad = local(root, "--shard", "3/2")
     assert bad.returncode == 2
     assert bad.stderr == "ci-toolkit: error: --shard 3/2: shard index must be 1-2\n"
+
+
+def test_plan_predicts_what_local_shard_runs(sample_project_factory: Callable[..., object]) -> None:
+    """Issue 10's drift: `local --shard` priced a test at 1/W of its seconds for a lane on W workers,
+    `ci-toolkit plan` did not, so with unequal worker counts the two predicted other seconds and could
+    split otherwise. One cost model (planning.cost) now serves both: the plans are the same."""
+    from ci_toolkit import timings
+    from ci_toolkit.commands.plan import command as plan
+
+    project = sample_project_factory(pyproject_extra=LANES)
+    known = {"tests/test_unit.py::test_add": 4.0, "tests/test_integration.py::test_sign_positive": 3.0}
+    history = timings.History(
+        project="samplepkg",
+        run=1,
+        tests={n: timings.TestTiming(0.0, s, 0.0, runs=1, last_seen=1) for n, s in known.items()},
+    )
+    timings.save(project.root / ".ci-toolkit" / "timings.json", history)
+    planned = project.root / "planned.json"
+    result = CliRunner().invoke(
+        plan,
+        [
+            "--shards",
+            "2",
+            "--format",
+            "json",
+            "--output",
+            str(planned),
+            "--config",
+            str(project.root / "pyproject.toml"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+
+    proc = local(project.root, "--shard", "1/2")
+
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    ours, theirs = (
+        json.loads(planned.read_text()),
+        json.loads((project.root / ".ci-toolkit" / "plan.json").read_text()),
+    )
+    assert ours == theirs
+    # Each test at its own estimate over its lane's workers: "main" (2 workers) halves, "integration"
+    # (no xdist) does not.
+    estimate = timings.Estimator(history, {})
+    collected = [nodeid for shard in ours["shards"] for nodeid in shard["tests"]]
+    expected = sum(estimate(n).duration / (1 if "integration" in n else 2) for n in collected)
+    assert abs(ours["total"] - expected) < 1e-3, (ours["total"], expected)

@@ -166,8 +166,8 @@ def record_timings(config: Config, lanes: Sequence[LaneResult], *, sharded: bool
     updated = timings.update(
         located.history,
         observed,
-        alpha=getattr(config, "timings_alpha", 0.3),
-        prune_after=getattr(config, "timings_prune_after", 10),
+        alpha=config.timings_alpha,
+        prune_after=config.timings_prune_after,
     )
     try:
         timings.save(path, updated)

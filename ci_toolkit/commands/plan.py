@@ -135,6 +135,8 @@ def run(
     from ci_toolkit import outputs, planning, timings
     from ci_toolkit.collect import collect_all
     from ci_toolkit.errors import ExitCode, NoTestsError
+    from ci_toolkit.planning import cost
+    from ci_toolkit.runner import lane_workers
 
     # Before collecting: a file that is not ours to replace must not cost the collection first.
     if manifest is not None:
@@ -152,12 +154,14 @@ def run(
     history = located.history
     history_path = located.target or history_path  # the file beside it, while the configured one is not ours
     estimator = timings.Estimator(history, {nodeid: lanes[0] for nodeid, lanes in collected.items() if lanes})
+    # Priced exactly as `local --shard` prices them: per lane, by its workers (planning.cost).
+    estimate = cost.shard_estimate(estimator, collected, cost.shares(lane_workers(config)))
     groups, keep, overhead = found.groups, config.keep_together, config.shard_overhead
     if shards is None:
         assert target_seconds is not None
         plan = planning.auto_plan(
             collected,
-            estimator,
+            estimate,
             target_seconds,
             max_shards=AUTO_MAX_SHARDS,
             groups=groups,
@@ -166,7 +170,7 @@ def run(
         )
     else:
         plan = planning.make_plan(
-            collected, estimator, shards, groups=groups, keep_together=keep, overhead=overhead
+            collected, estimate, shards, groups=groups, keep_together=keep, overhead=overhead
         )
     sources: dict[str, int] = {}
     for nodeid in collected:
