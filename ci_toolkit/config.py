@@ -629,19 +629,12 @@ class _Parser:
     def markers(self, value: Any, path: KeyPath) -> str:
         if not isinstance(value, str) or not value.strip():
             self.expected(path, "a pytest marker expression (omit the key to select every test)", value)
-        # Imported here: pytest's private parser, needed only when a lane has an expression.
-        from _pytest.mark import expression
+        from ci_toolkit import markers  # pytest's own parser: imported only when a lane has an expression
 
-        # pytest >= 8.4 raises SyntaxError; older versions their own ParseError.
-        errors: tuple[type[Exception], ...] = (SyntaxError,)
-        parse_error = getattr(expression, "ParseError", None)
-        if isinstance(parse_error, type) and issubclass(parse_error, Exception):  # pragma: no cover
-            errors += (parse_error,)
         try:
-            expression.Expression.compile(value)
-        except errors as exc:
-            reason = f"at column {exc.offset}: {exc.msg}" if isinstance(exc, SyntaxError) else str(exc)
-            self.fail(path, f"invalid marker expression {show_value(value)}: {' '.join(reason.split())}")
+            markers.compile_expression(value)
+        except ValueError as exc:
+            self.fail(path, f"invalid marker expression {show_value(value)}: {exc}")
         return value
 
     def coverage(self, value: Any, path: KeyPath) -> CoverageConfig:

@@ -44,7 +44,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable, Generator, Mapping, MutableMapping, Sequence
+from collections.abc import Generator, Mapping, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -497,9 +497,6 @@ def _first_line(text: str) -> str:
     return ""
 
 
-Matcher = Callable[..., bool]
-
-
 class LaneCollector:
     """Records, for every collected item, the lanes whose marker expression selects it.
 
@@ -544,7 +541,9 @@ class LaneCollector:
         return result
 
     def select(self, item: pytest.Item) -> list[str]:
-        matcher = mark_matcher(item)
+        from ci_toolkit import markers
+
+        matcher = markers.matcher(item)
         return [name for name, expr in self.lanes if expr is None or expr.evaluate(matcher)]
 
 
@@ -582,32 +581,14 @@ def read_lanes(path: Path) -> dict[str, str | None]:
 
 
 def compile_expression(lane: str, text: str) -> Any:
-    """pytest's own `-m` parser, so a lane selects exactly what `pytest -m TEXT` would."""
-    from _pytest.mark.expression import Expression
+    """pytest's own `-m` parser (ci_toolkit.markers), so a lane selects exactly what `pytest -m TEXT`
+    would."""
+    from ci_toolkit import markers
 
-    try:  # pytest 8 raises its own ParseError, pytest 9 a SyntaxError
-        from _pytest.mark.expression import ParseError  # type: ignore[attr-defined]
-    except ImportError:
-        ParseError = SyntaxError
     try:
-        return Expression.compile(text)
-    except (ParseError, SyntaxError) as exc:
+        return markers.compile_expression(text)
+    except ValueError as exc:
         raise pytest.UsageError(f"lane {lane}: invalid marker expression {text!r}: {exc}") from None
-
-
-def mark_matcher(item: pytest.Item) -> Matcher:
-    """The matcher `pytest -m` evaluates an item's expression against (pytest >= 8.3: with kwargs)."""
-    try:
-        from _pytest.mark import MarkMatcher
-    except ImportError:  # pragma: no cover - a future pytest that moved it
-        MarkMatcher = None
-    if MarkMatcher is not None:
-        if hasattr(MarkMatcher, "from_markers"):
-            return MarkMatcher.from_markers(item.iter_markers())
-        if hasattr(MarkMatcher, "from_item"):  # pragma: no cover - pytest 8.0-8.2
-            return MarkMatcher.from_item(item)
-    names = {mark.name for mark in item.iter_markers()}  # pragma: no cover - last resort: names only
-    return lambda name, /, **kwargs: name in names and not kwargs  # pragma: no cover
 
 
 # -- sharding ------------------------------------------------------------------------------------------
