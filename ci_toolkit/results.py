@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,9 +23,6 @@ from ci_toolkit.errors import DataError
 RESULTS_VERSION = 2
 # "notrun": selected, never reported, and the session had stopped early (-x, --maxfail, pytest.exit()).
 OUTCOMES = ("passed", "failed", "skipped", "error", "xfailed", "xpassed", "notrun")
-# The categories pytest's terminal summary counts, in its order; a plugin may add others.
-PYTEST_CATEGORIES = ("failed", "passed", "skipped", "xfailed", "xpassed", "error")
-
 
 # pytest's exit codes (pytest.ExitCode), as the summary explains them.
 PYTEST_EXIT_MEANINGS = {
@@ -144,16 +141,6 @@ def dump_results(results: Results) -> str:
         },
     }
     return json.dumps(doc, indent=1, allow_nan=False) + "\n"
-
-
-def dump_outcomes(outcomes: Iterable[TestOutcome]) -> str:
-    """A results file of these outcomes alone (counts derived from them), e.g. for tests."""
-    tests = tuple(outcomes)
-    counts: dict[str, int] = {}
-    for o in tests:
-        if o.outcome != "notrun":
-            counts[o.outcome] = counts.get(o.outcome, 0) + 1
-    return dump_results(Results(tests, counts, Session(exitstatus=0, selected=len(tests))))
 
 
 def load_outcomes(path: Path) -> tuple[TestOutcome, ...]:
