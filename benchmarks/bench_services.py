@@ -55,8 +55,8 @@ _WORKER_TIMEOUT = 180.0
 
 
 def worker_ours(mode: str, workdir: Path, pg_bindir: Path, redis_server: Path) -> dict[str, Any]:
+    from ci_toolkit.services.backends.native import NativeBackend
     from ci_toolkit.services.base import Endpoint, ServiceSpec
-    from ci_toolkit.services.native import NativeBackend
 
     backend = NativeBackend(prefer="system", reuse_initdb=mode != "nocache")
     specs = [
@@ -290,7 +290,9 @@ def pick_python(account: Account, pythonpath: list[str], given: str | None, base
     candidates = (
         [given] if given else [sys.executable, f"/usr/bin/python{version}", f"/usr/local/bin/python{version}"]
     )
-    modules = "ci_toolkit.services.native, pytest_postgresql.executors, pytest_redis.executor, psycopg, redis"
+    modules = (
+        "ci_toolkit.services.backends.native, pytest_postgresql.executors, pytest_redis.executor, psycopg, redis"
+    )
     check = f"import {modules}"
     probe_env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),

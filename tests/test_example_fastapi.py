@@ -19,8 +19,8 @@ import pytest
 from support import World
 
 from ci_toolkit.errors import ExitCode
+from ci_toolkit.services.backends.native import NativeBackend
 from ci_toolkit.services.base import ServiceSpec
-from ci_toolkit.services.native import NativeBackend
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "fastapi-postgres"
 PAYMENTS_TESTS = "tests/integration/test_payments.py"

@@ -11,13 +11,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ci_toolkit import outputs
 from ci_toolkit.errors import ExitCode
+from ci_toolkit.files import outputs
 
 if TYPE_CHECKING:
     from ci_toolkit.config import Config
-    from ci_toolkit.gate import Verdict
-    from ci_toolkit.results import LaneResult
+    from ci_toolkit.gate.verdict import Verdict
+    from ci_toolkit.run.results import LaneResult
 
 
 def run(*, config_path: Path | None, json_path: Path | None, color: bool | None, data: Path) -> int:
@@ -37,8 +37,10 @@ def judge(data: Path | None, config: Config) -> Verdict:
     Only the coverage source is judged (configured, or detected as `local` measures it): what else was
     measured never counts, and source files the data does not name count at 0%.
     """
-    from ci_toolkit import covdata, gate, runner
     from ci_toolkit.errors import ConfigError
+    from ci_toolkit.gate import covdata
+    from ci_toolkit.gate import verdict as gate
+    from ci_toolkit.run import runner
 
     if data is None:
         return gate.evaluate(covdata.CoverageReport(files=(), has_branches=False), config.coverage)

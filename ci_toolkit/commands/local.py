@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ci_toolkit import outputs
 from ci_toolkit.errors import CiToolkitError, ConfigError, ExitCode
-from ci_toolkit.results import LaneResult
+from ci_toolkit.files import outputs
+from ci_toolkit.run.results import LaneResult
 
 if TYPE_CHECKING:
     from ci_toolkit.config import Config
-    from ci_toolkit.gate import Verdict
+    from ci_toolkit.gate.verdict import Verdict
     from ci_toolkit.planning import Plan
 
 
@@ -30,7 +30,7 @@ def run(
     shard: str | None = None,
 ) -> int:
     from ci_toolkit import config as config_mod
-    from ci_toolkit import outdir
+    from ci_toolkit.run import layout as outdir
 
     outputs.check(json_path=json_path)  # a verdict that cannot be written must not cost a run first
     config = config_mod.load(config_path)
@@ -51,8 +51,8 @@ def _run_locked(
     backend: str | None,
     shard_spec: tuple[int, int] | None,
 ) -> int:
-    from ci_toolkit import runner
     from ci_toolkit.commands.gate import judge, publish
+    from ci_toolkit.run import runner
     from ci_toolkit.services.manager import Services
     from ci_toolkit.signals import sigterm_as_interrupt
 
@@ -151,7 +151,8 @@ def record_timings(config: Config, lanes: Sequence[LaneResult], *, sharded: bool
     shard of the run plans from (run one after another here, a shard would change the next one's plan);
     `ci-toolkit timings merge` combines the shards' files afterwards. A history file that is not this
     project's (or not readable) is left alone: ours is kept beside it (ci_toolkit.timings.locate)."""
-    from ci_toolkit import runner, timings
+    from ci_toolkit.run import runner
+    from ci_toolkit.timing import history as timings
 
     # First, so that a history ci-toolkit cannot use is reported even when nothing ran.
     located = timings.locate(runner.timings_path(config), timings.project_name(config.root))

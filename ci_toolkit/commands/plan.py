@@ -132,11 +132,13 @@ def run(
     manifest: Path | None,
 ) -> int:
     from ci_toolkit import config as config_mod
-    from ci_toolkit import outputs, planning, timings
-    from ci_toolkit.collect import collect_all
+    from ci_toolkit import planning
     from ci_toolkit.errors import ExitCode, NoTestsError
+    from ci_toolkit.files import outputs
     from ci_toolkit.planning import cost
-    from ci_toolkit.runner import lane_workers
+    from ci_toolkit.run.collect import collect_all
+    from ci_toolkit.run.runner import lane_workers
+    from ci_toolkit.timing import history as timings
 
     # Before collecting: a file that is not ours to replace must not cost the collection first.
     if manifest is not None:
@@ -205,14 +207,14 @@ def run(
 
 
 def _is_manifest(data: bytes) -> bool:
-    from ci_toolkit import outputs
+    from ci_toolkit.files import outputs
 
     return outputs.json_with("version", "fingerprint", "shards")(data)
 
 
 def _is_plan_output(data: bytes) -> bool:
     """Any of the three formats `plan` writes: the manifest, the matrix, or the table."""
-    from ci_toolkit import outputs
+    from ci_toolkit.files import outputs
 
     return _is_manifest(data) or outputs.json_with("include")(data) or data.startswith(TABLE_START.encode())
 

@@ -25,7 +25,7 @@ def _load(config_path: Path | None) -> Config:
 
 
 def up(*, config_path: Path | None, names: Sequence[str], env_file: Path | None, backend: str | None) -> int:
-    from ci_toolkit import outdir
+    from ci_toolkit.run import layout as outdir
     from ci_toolkit.services import env as env_mod
     from ci_toolkit.services.manager import Services
     from ci_toolkit.signals import sigterm_as_interrupt
@@ -55,13 +55,13 @@ def up(*, config_path: Path | None, names: Sequence[str], env_file: Path | None,
 def write_env_file(path: Path, text: str) -> None:
     """Set the variables in `path`, keeping every line of the user's that is not one of them; append to
     $GITHUB_ENV (ci_toolkit.envfile)."""
-    from ci_toolkit import envfile
+    from ci_toolkit.files import envfile
 
     envfile.write(path, text)
 
 
 def down(*, config_path: Path | None) -> int:
-    from ci_toolkit import outdir
+    from ci_toolkit.run import layout as outdir
     from ci_toolkit.services.base import ServiceError
     from ci_toolkit.services.manager import Services
     from ci_toolkit.signals import sigterm_as_interrupt

@@ -85,8 +85,8 @@ def command(json_path: Path | None, dirs: tuple[Path, ...]) -> None:
 
     Each DIR is the output_dir of one `ci-toolkit local --shard K/N` run.
     """
-    from ci_toolkit import outputs
     from ci_toolkit.errors import CiToolkitError
+    from ci_toolkit.files import outputs
 
     try:
         report = summarize([read_shard_dir(directory) for directory in dirs])
@@ -110,7 +110,7 @@ def command(json_path: Path | None, dirs: tuple[Path, ...]) -> None:
 def read_shard_dir(directory: Path) -> ShardRun:
     from ci_toolkit import planning
     from ci_toolkit.errors import DataError
-    from ci_toolkit.results import load_outcomes
+    from ci_toolkit.run.results import load_outcomes
 
     plan = planning.from_json(_read_json(directory / "plan.json", "plan"), str(directory / "plan.json"))
     run_file = directory / "run.json"

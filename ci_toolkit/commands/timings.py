@@ -14,7 +14,7 @@ import click
 
 if TYPE_CHECKING:
     from ci_toolkit.config import Config
-    from ci_toolkit.timings import Estimator, History
+    from ci_toolkit.timing.history import Estimator, History
 
 _FILE = click.Path(path_type=Path, dir_okay=False)
 _PROJECT_OPTION = click.option(
@@ -110,8 +110,8 @@ def show_command(config_path: Path | None, history_path: Path | None, limit: int
 
 
 def merge(*, out: Path, inputs: Sequence[Path], project: str | None) -> int:
-    from ci_toolkit import timings
     from ci_toolkit.errors import DataError
+    from ci_toolkit.timing import history as timings
 
     readable: list[tuple[Path, History]] = []
     for path in inputs:
@@ -143,8 +143,8 @@ def merge(*, out: Path, inputs: Sequence[Path], project: str | None) -> int:
 
 
 def import_(*, out: Path, files: Sequence[Path], root: Path | None, lane: str, project: str | None) -> int:
-    from ci_toolkit import timings
     from ci_toolkit.errors import DataError
+    from ci_toolkit.timing import history as timings
 
     config = _nearest_config()
     if root is None:
@@ -170,8 +170,8 @@ def import_(*, out: Path, files: Sequence[Path], root: Path | None, lane: str, p
 
 
 def _save(out: Path, history: History) -> None:
-    from ci_toolkit import timings
     from ci_toolkit.errors import DataError
+    from ci_toolkit.timing import history as timings
 
     try:
         timings.save(out, history)
@@ -181,7 +181,7 @@ def _save(out: Path, history: History) -> None:
 
 def show(*, config_path: Path | None, history_path: Path | None, limit: int, collect: bool) -> int:
     from ci_toolkit import config as config_mod
-    from ci_toolkit import timings
+    from ci_toolkit.timing import history as timings
 
     config = config_mod.load(config_path) if config_path is not None or collect else _nearest_config()
     root = config.root if config is not None else Path.cwd()
@@ -192,7 +192,7 @@ def show(*, config_path: Path | None, history_path: Path | None, limit: int, col
     lanes: dict[str, str] = {}
     tests: list[str] = sorted(history.tests)
     if collect:
-        from ci_toolkit import collect as collect_mod
+        from ci_toolkit.run import collect as collect_mod
 
         assert config is not None  # loaded above whenever collect is set
         assignment = collect_mod.collect(config)
@@ -208,7 +208,7 @@ def render(
     path: Path, history: History, estimate: Estimator, tests: Sequence[str], *, limit: int, collected: bool
 ) -> str:
     """The `show` report: a header, how each estimate was made (when collected), the slowest tests."""
-    from ci_toolkit.timings import SOURCES
+    from ci_toolkit.timing.history import SOURCES
 
     if not history.tests:
         lines = [f"timing history {path}: none yet (`ci-toolkit local` records one)"]
@@ -251,7 +251,7 @@ def _nearest_config() -> Config | None:
 
 def _nearest_project() -> str | None:
     from ci_toolkit import config as config_mod
-    from ci_toolkit import timings
+    from ci_toolkit.timing import history as timings
 
     found = config_mod.find_pyproject(Path.cwd())
     return timings.project_name(found.parent) if found is not None else None

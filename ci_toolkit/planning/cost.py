@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 
-from ci_toolkit.timings import TestTiming
+from ci_toolkit.timing.history import TestTiming
 
 SESSION = ""  # the lane name of a plain pytest session's tests
 

@@ -21,7 +21,7 @@ from ci_toolkit.planning import strategies
 from ci_toolkit.planning.units import CostModel, Unit, cost_model, make_units
 
 if TYPE_CHECKING:
-    from ci_toolkit.timings import TestTiming
+    from ci_toolkit.timing.history import TestTiming
 
 PLAN_VERSION = 1
 # The most shards a plan has, whoever asks (`plan --shards`, `local --shard K/N`, `--ci-shard`): a GitHub

@@ -32,11 +32,11 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ci_toolkit import globs
-from ci_toolkit.timings import MAX_SECONDS
+from ci_toolkit.gate import globs
+from ci_toolkit.timing.history import MAX_SECONDS
 
 if TYPE_CHECKING:
-    from ci_toolkit.timings import TestTiming
+    from ci_toolkit.timing.history import TestTiming
 
 # Setup differences smaller than this are timer noise and function-scoped fixtures, not a shared setup.
 MIN_SHARED = 0.005

@@ -10,8 +10,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ci_toolkit.gate import Verdict
-from ci_toolkit.results import LaneResult
+from ci_toolkit.gate.verdict import Verdict
+from ci_toolkit.run.results import LaneResult
 
 
 @dataclass(frozen=True)

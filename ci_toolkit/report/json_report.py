@@ -61,12 +61,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ci_toolkit import atomic
-from ci_toolkit.covdata import Measure
 from ci_toolkit.errors import DataError
-from ci_toolkit.gate import Check, Verdict
+from ci_toolkit.files import atomic
+from ci_toolkit.gate.covdata import Measure
+from ci_toolkit.gate.verdict import Check, Verdict
 from ci_toolkit.report import overall_passed, total_counts
-from ci_toolkit.results import LaneResult
+from ci_toolkit.run.results import LaneResult
 
 SCHEMA_VERSION = 1
 _OUTCOMES = ("passed", "failed", "skipped", "error", "xfailed", "xpassed")
@@ -143,7 +143,7 @@ def write(path: Path, data: Mapping[str, Any]) -> None:
     """Write *data* as indented JSON, atomically (a reader never sees half a summary). A regular file is
     replaced only when it is ours (ci_toolkit.outputs: checked before the run, and again now); a device
     or FIFO is written directly. A failure is one line (DataError), never a traceback."""
-    from ci_toolkit import outputs
+    from ci_toolkit.files import outputs
 
     path = Path(path)
     try:

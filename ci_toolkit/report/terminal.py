@@ -14,9 +14,9 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Sequence
 
-from ci_toolkit.gate import Check, Verdict, format_floor
+from ci_toolkit.gate.verdict import Check, Verdict, format_floor
 from ci_toolkit.report import lane_counts, overall_passed, printable, summary_line
-from ci_toolkit.results import LaneResult, exit_meaning
+from ci_toolkit.run.results import LaneResult, exit_meaning
 
 MAX_FAILED_TESTS = 30
 

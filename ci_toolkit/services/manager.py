@@ -35,8 +35,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from ci_toolkit.atomic import write_text
 from ci_toolkit.errors import ConfigError
+from ci_toolkit.files.atomic import write_text
 from ci_toolkit.services import env as env_mod
 from ci_toolkit.services.base import Backend, Endpoint, Note, ServiceError, ServiceSpec
 
@@ -49,9 +49,9 @@ AUTO_ORDER = ("docker", "native")  # what backend = "auto" tries, in order
 
 # Module and class of each backend, imported only when a service needs it (docker's probe is slow).
 _BACKEND_CLASSES = {
-    "docker": ("ci_toolkit.services.docker", "DockerBackend"),
-    "native": ("ci_toolkit.services.native", "NativeBackend"),
-    "external": ("ci_toolkit.services.external", "ExternalBackend"),
+    "docker": ("ci_toolkit.services.backends.docker", "DockerBackend"),
+    "native": ("ci_toolkit.services.backends.native", "NativeBackend"),
+    "external": ("ci_toolkit.services.backends.external", "ExternalBackend"),
 }
 # kind -> (apt package, brew formula, whether `ci-toolkit[embedded]` ships a server for it)
 _PACKAGES = {

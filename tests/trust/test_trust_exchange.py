@@ -11,13 +11,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ci_toolkit.collect import read_assignment
 from ci_toolkit.config import Lane
-from ci_toolkit.exchange import verdict_text
 from ci_toolkit.pytest_plugin import wait_for_verdict
 from ci_toolkit.report import printable
-from ci_toolkit.results import Results, Session, TestOutcome, dump_results
-from ci_toolkit.runner import RunPaths, lane_result
+from ci_toolkit.run.collect import read_assignment
+from ci_toolkit.run.exchange import verdict_text
+from ci_toolkit.run.results import Results, Session, TestOutcome, dump_results
+from ci_toolkit.run.runner import RunPaths, lane_result
 
 
 def test_a_pytest_never_takes_another_runs_go(tmp_path: Path) -> None:

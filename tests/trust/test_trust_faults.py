@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 from support import World
 
+from ci_toolkit.services.backends.native import NativeBackend
 from ci_toolkit.services.base import ServiceSpec
-from ci_toolkit.services.native import NativeBackend
 
 pytestmark = pytest.mark.e2e
 pytest.importorskip("psycopg")

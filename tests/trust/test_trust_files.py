@@ -23,11 +23,12 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from support import TIMEOUT, Run, World, cli_env, run_ci_toolkit
 
-from ci_toolkit import atomic, config
+from ci_toolkit import config
 from ci_toolkit.commands.services import write_env_file
 from ci_toolkit.errors import CiToolkitError, ConfigError, ExitCode
+from ci_toolkit.files import atomic
 from ci_toolkit.report import json_report
-from ci_toolkit.runner import RunPaths
+from ci_toolkit.run.runner import RunPaths
 
 if TYPE_CHECKING:
     from conftest import SampleProject
@@ -230,7 +231,7 @@ def test_a_file_where_the_output_dir_should_be_is_refused(tmp_path: Path) -> Non
 def test_an_output_dir_that_is_the_root_or_a_parent_of_it_through_a_symlink(
     tmp_path: Path, target: str
 ) -> None:
-    from ci_toolkit import outdir
+    from ci_toolkit.run import layout as outdir
 
     root = tmp_path / "project"
     root.mkdir()
@@ -250,7 +251,7 @@ def git(root: Path, *args: str) -> None:
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="no git")
 def test_an_output_dir_holding_tracked_files_is_refused(tmp_path: Path) -> None:
-    from ci_toolkit import outdir
+    from ci_toolkit.run import layout as outdir
 
     root = tmp_path / "project"
     (root / "out" / "results").mkdir(parents=True)
@@ -266,7 +267,7 @@ def test_an_output_dir_holding_tracked_files_is_refused(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="no git")
 def test_a_committed_timing_history_in_the_output_dir_is_fine(tmp_path: Path) -> None:
-    from ci_toolkit import outdir
+    from ci_toolkit.run import layout as outdir
 
     root = tmp_path / "project"
     (root / ".ci-toolkit").mkdir(parents=True)
@@ -277,7 +278,7 @@ def test_a_committed_timing_history_in_the_output_dir_is_fine(tmp_path: Path) ->
 
 
 def test_outside_a_git_checkout_the_tracked_check_is_skipped(tmp_path: Path) -> None:
-    from ci_toolkit import outdir
+    from ci_toolkit.run import layout as outdir
 
     root = tmp_path / "project"
     root.mkdir()
@@ -317,7 +318,7 @@ def test_a_clean_up_that_fails_is_one_line(tmp_path: Path) -> None:
 
 
 def test_checking_json_creates_nothing_before_the_run(tmp_path: Path) -> None:
-    from ci_toolkit import outputs
+    from ci_toolkit.files import outputs
 
     outputs.check(json_path=tmp_path / ".ci-toolkit" / "junit" / "summary.json")
     assert list(tmp_path.iterdir()) == []  # not even the output dir: the run claims that itself
@@ -415,7 +416,7 @@ def test_a_symlink_to_an_open_descriptor_is_written_to_it_not_replaced(tmp_path:
     link = tmp_path / "stdout"
     link.symlink_to("/proc/self/fd/1")
     code = (
-        "from pathlib import Path; from ci_toolkit import atomic; "
+        "from pathlib import Path; from ci_toolkit.files import atomic; "
         f"atomic.write_text(Path({str(link)!r}), 'hi\\n')"
     )
     for capture in ("pipe", "file"):
@@ -564,7 +565,7 @@ def test_services_up_env_file_keeps_the_users_dotenv(sample_project_factory: Fac
 
 @pytest.mark.e2e
 def test_a_second_run_stops_with_the_holders_pid_and_touches_nothing(sample_project_factory: Factory) -> None:
-    from ci_toolkit import outdir
+    from ci_toolkit.run import layout as outdir
 
     project = sample_project_factory(pyproject_extra=ONE_LANE)
     cfg = config.load(cwd=project.root)
@@ -592,7 +593,7 @@ def test_services_up_and_down_wait_for_no_run_and_claim_the_output_dir(
 ) -> None:
     """Before: `services up` wrote its state file into any output dir, a user's included, and `down`
     could stop the servers of a `local` run that was still using them."""
-    from ci_toolkit import outdir
+    from ci_toolkit.run import layout as outdir
 
     project = sample_project_factory(pyproject_extra=WEB_SERVICE)
     cfg = config.load(cwd=project.root)
@@ -618,7 +619,8 @@ def test_services_up_and_down_wait_for_no_run_and_claim_the_output_dir(
 HOLD = """
 import sys, time
 from pathlib import Path
-from ci_toolkit import config, outdir
+from ci_toolkit import config
+from ci_toolkit.run import layout as outdir
 with outdir.lock(config.load(cwd=Path(sys.argv[1]))):
     print("held", flush=True)
     time.sleep(600)
@@ -626,7 +628,7 @@ with outdir.lock(config.load(cwd=Path(sys.argv[1]))):
 
 
 def test_a_killed_holder_leaves_no_stale_lock(tmp_path: Path) -> None:
-    from ci_toolkit import outdir
+    from ci_toolkit.run import layout as outdir
 
     (tmp_path / "pyproject.toml").write_text("")
     holder = subprocess.Popen([sys.executable, "-c", HOLD, str(tmp_path)], stdout=subprocess.PIPE, text=True)
@@ -646,7 +648,7 @@ def test_a_killed_holder_leaves_no_stale_lock(tmp_path: Path) -> None:
 
 
 def test_the_lock_is_released_when_the_block_ends_however_it_ends(tmp_path: Path) -> None:
-    from ci_toolkit import outdir
+    from ci_toolkit.run import layout as outdir
 
     (tmp_path / "pyproject.toml").write_text("")
     cfg = config.load(cwd=tmp_path)
@@ -779,7 +781,7 @@ def test_json_over_a_file_that_is_not_a_summary_is_refused(
 
 
 def test_json_replaces_a_previous_summary_or_an_empty_file(tmp_path: Path) -> None:
-    from ci_toolkit import outputs
+    from ci_toolkit.files import outputs
 
     data = json_report.to_dict([], None, extra={"exit_code": 0})
     previous = tmp_path / "summary.json"
@@ -793,7 +795,7 @@ def test_json_replaces_a_previous_summary_or_an_empty_file(tmp_path: Path) -> No
 
 
 def test_json_write_refuses_a_file_that_appeared_meanwhile(tmp_path: Path) -> None:
-    from ci_toolkit import outputs
+    from ci_toolkit.files import outputs
 
     path = tmp_path / "notes.json"
     outputs.check(json_path=path)
@@ -811,7 +813,7 @@ def test_json_write_refuses_a_file_that_appeared_meanwhile(tmp_path: Path) -> No
     ],
 )
 def test_json_check_refuses_what_it_cannot_replace(tmp_path: Path, make: Callable[[Path], Any]) -> None:
-    from ci_toolkit import outputs
+    from ci_toolkit.files import outputs
 
     path = tmp_path / "out.json"
     make(path)
@@ -820,7 +822,7 @@ def test_json_check_refuses_what_it_cannot_replace(tmp_path: Path, make: Callabl
 
 
 def test_json_write_failure_is_a_one_line_error(tmp_path: Path) -> None:
-    from ci_toolkit import outputs
+    from ci_toolkit.files import outputs
 
     full = make_device(tmp_path / "full", 1, 7)
     outputs.check(json_path=full)  # a device: written directly, at the end

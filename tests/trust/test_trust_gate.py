@@ -27,11 +27,12 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from support import TIMEOUT, Run, cli_env, run_ci_toolkit
 
-from ci_toolkit import covdata, merge
 from ci_toolkit.commands.gate import judge
 from ci_toolkit.config import Config, CoverageConfig, Floor
-from ci_toolkit.covdata import FileCoverage, Measure
 from ci_toolkit.errors import ConfigError, DataError, ExitCode
+from ci_toolkit.gate import combine as merge
+from ci_toolkit.gate import covdata
+from ci_toolkit.gate.covdata import FileCoverage, Measure
 
 if TYPE_CHECKING:
     from conftest import SampleProject

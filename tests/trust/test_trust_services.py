@@ -24,8 +24,8 @@ from support import TIMEOUT, World, processes_mentioning
 
 from ci_toolkit.services import binaries, catalog
 from ci_toolkit.services import env as env_mod
+from ci_toolkit.services.backends.native import NativeBackend
 from ci_toolkit.services.base import Endpoint, ServiceSpec
-from ci_toolkit.services.native import NativeBackend
 
 if TYPE_CHECKING:
     from conftest import SampleProject
@@ -509,7 +509,7 @@ def test_docker_notes_the_container_name_before_docker_run_and_stops_it_by_that_
 ) -> None:
     """A run killed while `docker run` ran has only the noted name: `down` removes the container by it.
     (The stand-in docker CLI of tests/fake_docker: no Docker engine can run here.)"""
-    from ci_toolkit.services import docker
+    from ci_toolkit.services.backends import docker
 
     state = tmp_path / "fake-docker"
     monkeypatch.setenv("PATH", f"{FAKE_DOCKER}{os.pathsep}{os.environ['PATH']}")

@@ -23,13 +23,14 @@ from click.testing import CliRunner
 from conftest import SampleProject
 from support import Run, run_ci_toolkit
 
-from ci_toolkit import planning, timings
+from ci_toolkit import planning
 from ci_toolkit.commands import plan as plan_command
 from ci_toolkit.commands import split_report
 from ci_toolkit.commands.local import record_timings
 from ci_toolkit.config import Config
-from ci_toolkit.results import LaneResult, TestOutcome
-from ci_toolkit.timings import History, Observation, TestTiming
+from ci_toolkit.run.results import LaneResult, TestOutcome
+from ci_toolkit.timing import history as timings
+from ci_toolkit.timing.history import History, Observation, TestTiming
 
 FOREIGN = "timing history is for project 'billing', not 'app'"
 HUGE = "1" * 5000  # more digits than Python turns into an int: json raises a plain ValueError

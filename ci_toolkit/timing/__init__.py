@@ -1,0 +1,1 @@
+"""Timing history: what each test took, learned run after run."""
