@@ -290,9 +290,8 @@ def pick_python(account: Account, pythonpath: list[str], given: str | None, base
     candidates = (
         [given] if given else [sys.executable, f"/usr/bin/python{version}", f"/usr/local/bin/python{version}"]
     )
-    modules = (
-        "ci_toolkit.services.backends.native, pytest_postgresql.executors, pytest_redis.executor, psycopg, redis"
-    )
+    ours = "ci_toolkit.services.backends.native"
+    modules = f"{ours}, pytest_postgresql.executors, pytest_redis.executor, psycopg, redis"
     check = f"import {modules}"
     probe_env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
