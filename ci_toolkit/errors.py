@@ -18,6 +18,18 @@ class ExitCode(enum.IntEnum):
     INTERNAL_ERROR = 70  # a bug in ci-toolkit (EX_SOFTWARE)
 
 
+class PytestExit(enum.IntEnum):
+    """pytest's own exit codes (pytest.ExitCode), named here so the parent process need not import
+    pytest to read a child's; tests/test_errors.py checks they agree."""
+
+    OK = 0
+    TESTS_FAILED = 1
+    INTERRUPTED = 2
+    INTERNAL_ERROR = 3
+    USAGE_ERROR = 4
+    NO_TESTS_COLLECTED = 5
+
+
 class CiToolkitError(Exception):
     """An error the user can fix; its message is shown as one line."""
 

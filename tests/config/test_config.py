@@ -13,18 +13,18 @@ from ci_toolkit import config as config_module
 from ci_toolkit.config import (
     COVERAGE_KEYS,
     LANE_KEYS,
-    SERVICE_KEYS,
     TOP_KEYS,
     Config,
     CoverageConfig,
     Floor,
     Lane,
     find_pyproject,
-    format_key_path,
     glob_problem,
     load,
     parse,
 )
+from ci_toolkit.config.keypath import format_key_path
+from ci_toolkit.config.services import SERVICE_KEYS
 from ci_toolkit.errors import ConfigError, ExitCode
 from ci_toolkit.services.base import ServiceSpec
 
