@@ -119,15 +119,15 @@ def load_results(path: Path) -> list[TimedTest]:
 
 def history_from_results(path: Path, project: str, lane: str = "") -> Any:
     """ci_toolkit.timings.History built from one results file, through the public API a run would use."""
+    from ci_toolkit import timing as timings
     from ci_toolkit.run.results import load_outcomes
-    from ci_toolkit.timing import history as timings
 
     observed = timings.observations_from_results(load_outcomes(path), lane)
     return timings.update(timings.empty(project), observed)
 
 
 def history_from_tests(tests: Iterable[TimedTest], project: str) -> Any:
-    from ci_toolkit.timing import history as timings
+    from ci_toolkit import timing as timings
 
     observed = {t.nodeid: timings.Observation(t.setup, t.call, t.teardown) for t in tests}
     return timings.update(timings.empty(project), observed)

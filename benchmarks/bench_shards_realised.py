@@ -112,8 +112,8 @@ def largest_test(tests: Sequence[TimedTest], module_setup: dict[str, float]) -> 
 def predicted_shards(tests: Sequence[TimedTest], history: object, shards: int) -> list[float] | None:
     """Our planner's own per-shard prediction for the same input, for comparison (None if it fails)."""
     try:
+        from ci_toolkit import timing as timings
         from ci_toolkit.planning import make_plan
-        from ci_toolkit.timing import history as timings
 
         plan = make_plan([t.nodeid for t in tests], timings.Estimator(history), shards)  # type: ignore[arg-type]
     except Exception as exc:  # a diagnostic only: the shard runs themselves are what is measured
@@ -149,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     root.mkdir()
     logs.mkdir()
     try:
-        from ci_toolkit.timing import history as timings
+        from ci_toolkit import timing as timings
 
         expensive = write_fixture_suite(root, seed=args.seed)
         results = logs / "record.json"

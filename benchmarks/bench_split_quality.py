@@ -131,8 +131,8 @@ class _Item:
 
 
 def split_ours(tests: Sequence[TimedTest], shards: int, overhead: float) -> Split:
+    from ci_toolkit import timing as timings
     from ci_toolkit.planning import make_plan
-    from ci_toolkit.timing import history as timings
 
     estimate = timings.Estimator(history_from_tests(tests, "bench"))
     start = time.perf_counter()

@@ -98,7 +98,7 @@ def record(
     root: Path, workers: int, logs: Path, env: dict[str, str], autoload: bool
 ) -> tuple[Path, float, float] | Run:
     """History from a recording run; returns (history path, total seconds, longest test) or the failed run."""
-    from ci_toolkit.timing import history as timings
+    from ci_toolkit import timing as timings
 
     results = logs / f"{root.name}-record.json"
     run = run_pytest(

@@ -9,37 +9,54 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ci_toolkit.errors import CiToolkitError, ConfigError, ExitCode
-from ci_toolkit.files import outputs
-from ci_toolkit.run.results import LaneResult
+from ci_toolkit.commands import options
+from ci_toolkit.commands.base import Command
+from ci_toolkit.commands.common import judge, load_config, publish
+from ci_toolkit.errors import CiToolkitError, ConfigError, ExitCode, PytestExit
 
 if TYPE_CHECKING:
     from ci_toolkit.config import Config
     from ci_toolkit.gate.verdict import Verdict
     from ci_toolkit.planning import Plan
+    from ci_toolkit.run.results import LaneResult
 
 
-def run(
-    *,
+@click.command("local", cls=Command, context_settings={"ignore_unknown_options": True})
+@options.config_file
+@options.verdict_json
+@click.option("--lane", "lanes", multiple=True, metavar="NAME", help="Run only this lane (repeatable).")
+@options.color
+@options.backend
+@click.option(
+    "--shard",
+    metavar="K/N",
+    default=None,
+    help="Run only shard K of N (1-based): the tests are planned into N shards from the timing history.",
+)
+@click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
+def command(
     config_path: Path | None,
     json_path: Path | None,
-    only_lanes: Sequence[str],
+    lanes: tuple[str, ...],
     color: bool | None,
-    pytest_args: Sequence[str],
-    backend: str | None = None,
-    shard: str | None = None,
+    backend: str | None,
+    shard: str | None,
+    pytest_args: tuple[str, ...],
 ) -> int:
-    from ci_toolkit import config as config_mod
+    """Run every lane, merge coverage, gate it and print the summary.
+
+    A lane's services start before it and all stop after the last lane.
+    Arguments after `--` go to every pytest run, e.g. `ci-toolkit local -- -x -k slow`.
+    """
     from ci_toolkit.run import layout as outdir
 
-    outputs.check(json_path=json_path)  # a verdict that cannot be written must not cost a run first
-    config = config_mod.load(config_path)
-    if only_lanes:
-        config = select_lanes(config, only_lanes)
+    config = load_config(config_path, json_path=json_path)
+    if lanes:
+        config = select_lanes(config, lanes)
     shard_spec = parse_shard_option(shard) if shard is not None else None
     # One run at a time in an output dir, held from its clean-up to the summary (ci_toolkit.outdir).
     with outdir.lock(config):
-        return _run_locked(config, json_path, only_lanes, color, pytest_args, backend, shard_spec)
+        return _run_locked(config, json_path, lanes, color, pytest_args, backend, shard_spec)
 
 
 def _run_locked(
@@ -51,7 +68,6 @@ def _run_locked(
     backend: str | None,
     shard_spec: tuple[int, int] | None,
 ) -> int:
-    from ci_toolkit.commands.gate import judge, publish
     from ci_toolkit.run import runner
     from ci_toolkit.services.manager import Services
     from ci_toolkit.signals import sigterm_as_interrupt
@@ -70,9 +86,12 @@ def _run_locked(
     if outcome.plan is not None and shard_spec is not None:
         click.echo(split_quality(outcome.plan, shard_spec, outcome.lanes))
     codes = {lane.exit_code for lane in outcome.lanes if lane.skipped_reason is None}
-    if 4 in codes:
+    if PytestExit.USAGE_ERROR in codes:
         # pytest rejected the arguments and printed why; there is nothing to gate.
-        raise CiToolkitError("pytest rejected its arguments (pytest exit 4); see pytest's message above")
+        raise CiToolkitError(
+            f"pytest rejected its arguments (pytest exit {int(PytestExit.USAGE_ERROR)}); "
+            "see pytest's message above"
+        )
     if only_lanes:
         # A subset of lanes measures a subset of the code: gating it would fail for the wrong reason.
         notes.append(
@@ -84,7 +103,7 @@ def _run_locked(
             f"coverage gate skipped: shard {shard_spec[0]}/{shard_spec[1]} ran part of the suite; "
             "combine every shard's coverage data and run `ci-toolkit gate` on it"
         )
-    elif any(lane.skipped_reason is None and lane.exit_code != 5 for lane in outcome.lanes):
+    elif codes - {PytestExit.NO_TESTS_COLLECTED}:  # some lane ran tests: there is coverage to judge
         verdict = judge(outcome.coverage_file, config)
 
     code = exit_code(outcome.lanes, verdict)
@@ -105,7 +124,11 @@ def _run_locked(
     )
     if code == ExitCode.NO_TESTS:
         if all(lane.ran_tests for lane in outcome.lanes):
-            click.echo(f"ci-toolkit: error: no tests collected in {config.root} (pytest exit 5)", err=True)
+            click.echo(
+                f"ci-toolkit: error: no tests collected in {config.root} "
+                f"(pytest exit {int(PytestExit.NO_TESTS_COLLECTED)})",
+                err=True,
+            )
         else:
             click.echo("ci-toolkit: error: no test ran: pytest was asked only to collect or plan", err=True)
     return code
@@ -124,11 +147,12 @@ def select_lanes(config: Config, names: Sequence[str]) -> Config:
 def exit_code(lanes: Sequence[LaneResult], verdict: Verdict | None) -> ExitCode:
     """Tests outrank coverage: a red test is the first thing to fix, so it decides the code."""
     codes = [lane.exit_code for lane in lanes if lane.skipped_reason is None]
-    if 4 in codes:  # pytest's own usage error: bad arguments were passed through
+    if PytestExit.USAGE_ERROR in codes:  # bad arguments were passed through to pytest
         return ExitCode.USAGE_ERROR
-    if any(lane.failed or lane.not_run for lane in lanes) or any(c not in (0, 5) for c in codes):
+    passed = (PytestExit.OK, PytestExit.NO_TESTS_COLLECTED)
+    if any(lane.failed or lane.not_run for lane in lanes) or any(c not in passed for c in codes):
         return ExitCode.TESTS_FAILED
-    if not codes or 5 in codes:
+    if not codes or PytestExit.NO_TESTS_COLLECTED in codes:
         return ExitCode.NO_TESTS
     if verdict is not None and not verdict.passed:
         return ExitCode.GATE_FAILED
@@ -136,7 +160,7 @@ def exit_code(lanes: Sequence[LaneResult], verdict: Verdict | None) -> ExitCode:
 
 
 def parse_shard_option(text: str) -> tuple[int, int]:
-    from ci_toolkit.pytest_plugin import parse_shard
+    from ci_toolkit.pytest_plugin.shard import parse_shard
 
     try:
         return parse_shard(text, "--shard")
@@ -151,17 +175,17 @@ def record_timings(config: Config, lanes: Sequence[LaneResult], *, sharded: bool
     shard of the run plans from (run one after another here, a shard would change the next one's plan);
     `ci-toolkit timings merge` combines the shards' files afterwards. A history file that is not this
     project's (or not readable) is left alone: ours is kept beside it (ci_toolkit.timings.locate)."""
-    from ci_toolkit.run import runner
-    from ci_toolkit.timing import history as timings
+    from ci_toolkit import timing as timings
+    from ci_toolkit.run import layout
 
     # First, so that a history ci-toolkit cannot use is reported even when nothing ran.
-    located = timings.locate(runner.timings_path(config), timings.project_name(config.root))
+    located = timings.locate(layout.timings_path(config), timings.project_name(config.root))
     observed: dict[str, timings.Observation] = {}
     for lane in lanes:
         observed.update(timings.observations_from_results(lane.outcomes, lane.name))
     if not observed:
         return  # nothing ran (every lane skipped or crashed): no run to count
-    path = runner.RunPaths.for_config(config).shard_timings_file if sharded else located.target
+    path = layout.RunPaths.for_config(config).shard_timings_file if sharded else located.target
     if path is None:
         return  # neither the configured file nor the one beside it is ours: locate() said so
     updated = timings.update(

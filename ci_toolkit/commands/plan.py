@@ -16,6 +16,10 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ci_toolkit.commands import options
+from ci_toolkit.commands.base import Command
+from ci_toolkit.commands.common import load_config
+
 if TYPE_CHECKING:
     from ci_toolkit.planning import Plan
 
@@ -45,7 +49,7 @@ def parse_shards(value: str) -> int | None:
     return count
 
 
-@click.command("plan")
+@click.command("plan", cls=Command)
 @click.option(
     "--shards",
     "shards_text",
@@ -70,23 +74,17 @@ def parse_shards(value: str) -> int | None:
 )
 @click.option(
     "--output",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=options.FILE,
     default=None,
     help="Write the output to this file instead of stdout.",
 )
 @click.option(
     "--manifest",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=options.FILE,
     default=None,
     help="Also write the plan manifest (JSON, for pytest --ci-plan) to this file, whatever --format.",
 )
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="pyproject.toml to read [tool.ci-toolkit] from (default: the nearest one upwards).",
-)
+@options.config_file
 def command(
     shards_text: str,
     target_minutes: float | None,
@@ -94,7 +92,7 @@ def command(
     output: Path | None,
     manifest: Path | None,
     config_path: Path | None,
-) -> None:
+) -> int:
     """Split the tests into shards that finish together, from the timing history.
 
     \b
@@ -109,10 +107,7 @@ def command(
         raise click.UsageError("--shards auto needs --target-minutes M (the longest a shard may take)")
     if shards is not None and target_minutes is not None:
         raise click.UsageError("--target-minutes only applies to --shards auto")
-    from ci_toolkit.cli import run_command
-
-    run_command(
-        run,
+    return run(
         config_path=config_path,
         shards=shards,
         target_seconds=None if target_minutes is None else target_minutes * 60,
@@ -131,14 +126,13 @@ def run(
     output: Path | None,
     manifest: Path | None,
 ) -> int:
-    from ci_toolkit import config as config_mod
     from ci_toolkit import planning
+    from ci_toolkit import timing as timings
     from ci_toolkit.errors import ExitCode, NoTestsError
     from ci_toolkit.files import outputs
     from ci_toolkit.planning import cost
+    from ci_toolkit.run.argv import lane_workers
     from ci_toolkit.run.collect import collect_all
-    from ci_toolkit.run.runner import lane_workers
-    from ci_toolkit.timing import history as timings
 
     # Before collecting: a file that is not ours to replace must not cost the collection first.
     if manifest is not None:
@@ -146,7 +140,7 @@ def run(
     if output is not None:
         outputs.check_owned(output, "--output", _is_plan_output, PLAN_OUTPUT)
 
-    config = config_mod.load(config_path)
+    config = load_config(config_path)
     found = collect_all(config)
     collected = found.tests
     if not collected:

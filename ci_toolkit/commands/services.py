@@ -8,29 +8,39 @@ goes to stderr) and leaves them running; `down` stops whatever the state file li
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+import click
+
+from ci_toolkit.commands import options
+from ci_toolkit.commands.base import Group
+from ci_toolkit.commands.common import load_config
 from ci_toolkit.errors import ConfigError, ExitCode
 
-if TYPE_CHECKING:
-    from ci_toolkit.config import Config
+
+@click.group("services", cls=Group)
+def group() -> None:
+    """Start, stop and list the services in [tool.ci-toolkit.services]."""
 
 
-def _load(config_path: Path | None) -> Config:
-    from ci_toolkit import config as config_mod
-
-    return config_mod.load(config_path)
-
-
-def up(*, config_path: Path | None, names: Sequence[str], env_file: Path | None, backend: str | None) -> int:
+@group.command("up")
+@options.config_file
+@options.backend
+@click.option(
+    "--env-file",
+    type=options.FILE,
+    default=None,
+    help='Also write the variables as NAME=value lines (appended when this is "$GITHUB_ENV").',
+)
+@click.argument("names", nargs=-1)
+def up(config_path: Path | None, backend: str | None, env_file: Path | None, names: tuple[str, ...]) -> int:
+    """Start the services NAMES (default: all), print their variables and leave them running."""
     from ci_toolkit.run import layout as outdir
     from ci_toolkit.services import env as env_mod
     from ci_toolkit.services.manager import Services
     from ci_toolkit.signals import sigterm_as_interrupt
 
-    config = _load(config_path)
+    config = load_config(config_path)
     if not config.services:
         raise ConfigError(f"{config.path or config.root}: no [tool.ci-toolkit.services.NAME] table to start")
     # The state file lives in the output dir: claimed, and not while a `local` run there starts or stops
@@ -60,13 +70,16 @@ def write_env_file(path: Path, text: str) -> None:
     envfile.write(path, text)
 
 
-def down(*, config_path: Path | None) -> int:
+@group.command("down")
+@options.config_file
+def down(config_path: Path | None) -> int:
+    """Stop every service recorded in the state file and remove its data."""
     from ci_toolkit.run import layout as outdir
     from ci_toolkit.services.base import ServiceError
     from ci_toolkit.services.manager import Services
     from ci_toolkit.signals import sigterm_as_interrupt
 
-    config = _load(config_path)
+    config = load_config(config_path)
     services = Services(config)
     if not services.recorded():  # also when there is no output dir: nothing to lock, nothing to stop
         print(f"ci-toolkit: no services recorded in {services.state_path}", file=sys.stderr)
@@ -80,10 +93,13 @@ def down(*, config_path: Path | None) -> int:
     return ExitCode.OK
 
 
-def status(*, config_path: Path | None) -> int:
+@group.command("status")
+@options.config_file
+def status(config_path: Path | None) -> int:
+    """List the recorded services and whether each still runs."""
     from ci_toolkit.services.manager import Services
 
-    config = _load(config_path)
+    config = load_config(config_path)
     services = Services(config)
     rows = services.status()
     if not rows:

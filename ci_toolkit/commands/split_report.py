@@ -6,14 +6,13 @@ and results/*.json (what ran). Printed: predicted against realised seconds per s
 against the plan's lower bound, and the idle fraction 1 - mean/max of the realised times: the share
 of the paid machine time spent waiting for the slowest shard.
 
-Only click and the standard library are imported at module level: `ci-toolkit --help` stays fast.
+Nothing heavy at module level: `ci-toolkit --help` imports this module (see ci_toolkit.commands).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +20,12 @@ from typing import Any
 
 import click
 
+from ci_toolkit.commands import options
+from ci_toolkit.commands.base import Command
+from ci_toolkit.errors import ExitCode
+
 REPORT_VERSION = 1
 _EXAMPLES = 3
-_MAX_SECONDS = 1_000_000.0  # ci_toolkit.timings.MAX_SECONDS (not imported: `ci-toolkit --help` stays fast)
 
 
 @dataclass(frozen=True)
@@ -71,37 +73,27 @@ def _ratio(realised: float, predicted: float) -> float | None:
     return ratio if math.isfinite(ratio) else None
 
 
-@click.command("split-report")
-@click.option(
-    "--json",
-    "json_path",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Also write the report as JSON to this file.",
-)
+@click.command("split-report", cls=Command)
+@options.json_file("Also write the report as JSON to this file.")
 @click.argument("dirs", nargs=-1, required=True, type=click.Path(path_type=Path, file_okay=False))
-def command(json_path: Path | None, dirs: tuple[Path, ...]) -> None:
+def command(json_path: Path | None, dirs: tuple[Path, ...]) -> int:
     """Predicted against realised time per shard, and the idle fraction, from each shard's output dir.
 
     Each DIR is the output_dir of one `ci-toolkit local --shard K/N` run.
     """
-    from ci_toolkit.errors import CiToolkitError
     from ci_toolkit.files import outputs
 
-    try:
-        report = summarize([read_shard_dir(directory) for directory in dirs])
-        click.echo(render(report))
-        if json_path is not None:
-            outputs.write_owned(
-                json_path,
-                json.dumps(to_json(report), indent=1, allow_nan=False) + "\n",
-                "--json",
-                outputs.json_with("version", "shards", "reported"),
-                "an earlier `ci-toolkit split-report` JSON",
-            )
-    except CiToolkitError as exc:
-        click.echo(f"ci-toolkit: error: {exc}", err=True)
-        sys.exit(int(exc.exit_code))
+    report = summarize([read_shard_dir(directory) for directory in dirs])
+    click.echo(render(report))
+    if json_path is not None:
+        outputs.write_owned(
+            json_path,
+            json.dumps(to_json(report), indent=1, allow_nan=False) + "\n",
+            "--json",
+            outputs.json_with("version", "shards", "reported"),
+            "an earlier `ci-toolkit split-report` JSON",
+        )
+    return ExitCode.OK
 
 
 # -- reading (the edge) ---------------------------------------------------------------------------------
@@ -110,60 +102,23 @@ def command(json_path: Path | None, dirs: tuple[Path, ...]) -> None:
 def read_shard_dir(directory: Path) -> ShardRun:
     from ci_toolkit import planning
     from ci_toolkit.errors import DataError
+    from ci_toolkit.run.exchange import run_record
     from ci_toolkit.run.results import load_outcomes
 
-    plan = planning.from_json(_read_json(directory / "plan.json", "plan"), str(directory / "plan.json"))
-    run_file = directory / "run.json"
-    run = _read_json(run_file, "run record")
-    index, shards, lanes = run.get("shard"), run.get("shards"), run.get("lanes")
-    if index is None:
-        raise DataError(f"{run_file}: not a sharded run; run `ci-toolkit local --shard K/N`")
-    if not (_whole(index) and _whole(shards) and 1 <= index <= shards and isinstance(lanes, dict)):
-        raise DataError(f'{run_file}: malformed run record (needs "shard", "shards" and "lanes")')
-    if len(plan.shards) != shards:
+    plan_file = directory / "plan.json"
+    plan = planning.from_json(run_record.read_json(plan_file, "plan"), str(plan_file))
+    run_file = directory / run_record.NAME
+    run = run_record.read(run_file)
+    if len(plan.shards) != run.shards:
         raise DataError(
-            f"{run_file}: shard {index}/{shards}, but its plan.json has {len(plan.shards)} shards"
+            f"{run_file}: shard {run.shard}/{run.shards}, but its plan.json has {len(plan.shards)} shards"
         )
-    seconds = {}
-    for lane, value in lanes.items():
-        if not _seconds(value):
-            raise DataError(
-                f"{run_file}: lane {lane}: wall time must be a number of seconds 0-{_MAX_SECONDS:.0f}"
-            )
-        seconds[str(lane)] = float(value)
     ran: list[str] = []
     for path in sorted((directory / "results").glob("*.json")):
         ran.extend(outcome.nodeid for outcome in load_outcomes(path) if outcome.outcome != "skipped")
-    return ShardRun(directory, index, shards, sum(seconds.values()), seconds, tuple(ran), plan)
-
-
-def _read_json(path: Path, what: str) -> dict[str, Any]:
-    from ci_toolkit.errors import DataError
-
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"{path}: no {what} here: is this the output dir of a `local --shard` run?") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: cannot read {what}: {getattr(exc, 'strerror', None) or exc}") from None
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{path}: {what} is not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    except ValueError:  # an integer of more digits than int() takes
-        raise DataError(f"{path}: {what} is not valid JSON (a number too long)") from None
-    except RecursionError:
-        raise DataError(f"{path}: {what} is not valid JSON (nested too deeply)") from None
-    if not isinstance(doc, dict):
-        raise DataError(f"{path}: not a ci-toolkit {what}")
-    return doc
-
-
-def _whole(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _seconds(value: Any) -> bool:
-    """Neither NaN, Infinity, negative nor absurdly long: sums of these stay finite, so JSON can hold them."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= _MAX_SECONDS
+    return ShardRun(
+        directory, run.shard, run.shards, sum(run.lanes.values()), dict(run.lanes), tuple(ran), plan
+    )
 
 
 # -- the pure core --------------------------------------------------------------------------------------

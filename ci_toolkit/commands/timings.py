@@ -1,6 +1,6 @@
 """`ci-toolkit timings merge|import|show`: look after the timing history that shards are planned from.
 
-Only click and the standard library at module level: `ci-toolkit --help` imports this module.
+Nothing heavy at module level: `ci-toolkit --help` imports this module (see ci_toolkit.commands).
 """
 
 from __future__ import annotations
@@ -12,106 +12,36 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ci_toolkit.commands import options
+from ci_toolkit.commands.base import Group
+from ci_toolkit.commands.common import load_config
+from ci_toolkit.errors import ExitCode
+
 if TYPE_CHECKING:
     from ci_toolkit.config import Config
-    from ci_toolkit.timing.history import Estimator, History
+    from ci_toolkit.timing import Estimator, History
 
-_FILE = click.Path(path_type=Path, dir_okay=False)
-_PROJECT_OPTION = click.option(
-    "--project",
-    default=None,
-    metavar="NAME",
-    help="Project the histories must belong to (default: [project].name of the nearest pyproject.toml).",
-)
 DEFAULT_LIMIT = 20
 
 
-@click.group("timings", context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("timings", cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 def group() -> None:
     """Merge, import and inspect the timing history that shards and xdist workers are balanced with."""
 
 
 @group.command("merge")
-@_PROJECT_OPTION
-@click.argument("out", type=_FILE)
-@click.argument("inputs", nargs=-1, required=True, type=_FILE)
-def merge_command(project: str | None, out: Path, inputs: tuple[Path, ...]) -> None:
+@options.project
+@click.argument("out", type=options.FILE)
+@click.argument("inputs", nargs=-1, required=True, type=options.FILE)
+def merge(project: str | None, out: Path, inputs: tuple[Path, ...]) -> int:
     """Combine the histories INPUTS (e.g. one per shard) into OUT.
 
     For each test the most recently seen entry wins. Unreadable inputs and other projects' histories
     are reported and skipped. OUT is overwritten, but only when it is this project's timing history;
     name it among INPUTS too to fold it in.
     """
-    from ci_toolkit.cli import run_command
-
-    run_command(merge, out=out, inputs=inputs, project=project)
-
-
-@group.command("import")
-@_PROJECT_OPTION
-@click.option(
-    "--root",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    help="Directory node ids are relative to (default: the nearest pyproject.toml's).",
-)
-@click.option("--lane", default="", metavar="NAME", help="Record the tests as run in this lane.")
-@click.argument("out", type=_FILE)
-@click.argument("files", nargs=-1, required=True, type=_FILE)
-def import_command(
-    project: str | None, root: Path | None, lane: str, out: Path, files: tuple[Path, ...]
-) -> None:
-    """Add the test times in FILES (JUnit XML, xunit1 or xunit2, or pytest-split durations) to OUT.
-
-    FILES count as one run: OUT, if it exists, is updated as after a `ci-toolkit local` run (and must
-    be this project's timing history). Skipped and errored tests are left out, as are times that are
-    not a number of seconds.
-    """
-    from ci_toolkit.cli import run_command
-
-    run_command(import_, out=out, files=files, root=root, lane=lane, project=project)
-
-
-@group.command("show")
-@click.option(
-    "--config",
-    "config_path",
-    type=_FILE,
-    default=None,
-    help="pyproject.toml to read [tool.ci-toolkit] from (default: the nearest one upwards).",
-)
-@click.option(
-    "--history",
-    "history_path",
-    type=_FILE,
-    default=None,
-    help="Timing history to show (default: the `timings` key of the configuration).",
-)
-@click.option(
-    "--limit",
-    type=click.IntRange(min=0),
-    default=DEFAULT_LIMIT,
-    show_default=True,
-    help="How many of the slowest tests to list.",
-)
-@click.option(
-    "--collect",
-    is_flag=True,
-    help="Collect the tests (pytest --collect-only) and show where each estimate comes from.",
-)
-def show_command(config_path: Path | None, history_path: Path | None, limit: int, collect: bool) -> None:
-    """List the slowest tests and how the history covers the suite."""
-    from ci_toolkit.cli import run_command
-
-    run_command(show, config_path=config_path, history_path=history_path, limit=limit, collect=collect)
-
-
-# -- the commands ---------------------------------------------------------------------------------------
-
-
-def merge(*, out: Path, inputs: Sequence[Path], project: str | None) -> int:
+    from ci_toolkit import timing as timings
     from ci_toolkit.errors import DataError
-    from ci_toolkit.timing import history as timings
 
     readable: list[tuple[Path, History]] = []
     for path in inputs:
@@ -139,12 +69,29 @@ def merge(*, out: Path, inputs: Sequence[Path], project: str | None) -> int:
         f"merged {len(usable)} timing histor{'y' if len(usable) == 1 else 'ies'} of {merged.project} into "
         f"{out}: {len(merged.tests)} tests, run {merged.run}"
     )
-    return 0
+    return ExitCode.OK
 
 
-def import_(*, out: Path, files: Sequence[Path], root: Path | None, lane: str, project: str | None) -> int:
+@group.command("import")
+@options.project
+@click.option(
+    "--root",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Directory node ids are relative to (default: the nearest pyproject.toml's).",
+)
+@click.option("--lane", default="", metavar="NAME", help="Record the tests as run in this lane.")
+@click.argument("out", type=options.FILE)
+@click.argument("files", nargs=-1, required=True, type=options.FILE)
+def import_(project: str | None, root: Path | None, lane: str, out: Path, files: tuple[Path, ...]) -> int:
+    """Add the test times in FILES (JUnit XML, xunit1 or xunit2, or pytest-split durations) to OUT.
+
+    FILES count as one run: OUT, if it exists, is updated as after a `ci-toolkit local` run (and must
+    be this project's timing history). Skipped and errored tests are left out, as are times that are
+    not a number of seconds.
+    """
+    from ci_toolkit import timing as timings
     from ci_toolkit.errors import DataError
-    from ci_toolkit.timing import history as timings
 
     config = _nearest_config()
     if root is None:
@@ -159,31 +106,47 @@ def import_(*, out: Path, files: Sequence[Path], root: Path | None, lane: str, p
             f"no test times found in {', '.join(map(str, files))} (only skipped or errored tests?); "
             f"{out} not written"
         )
-    alpha, prune_after = (config.timings_alpha, config.timings_prune_after) if config else (0.3, 10)
-    history = timings.update(base, observed, alpha=alpha, prune_after=prune_after)
+    from ci_toolkit import config as config_mod
+
+    # Outside a project, the defaults a project's configuration starts from.
+    settings = config if config is not None else config_mod.Config
+    history = timings.update(
+        base, observed, alpha=settings.timings_alpha, prune_after=settings.timings_prune_after
+    )
     _save(out, history)
     click.echo(
         f"imported {len(observed)} test times from {len(files)} file(s) into {out}: "
         f"{len(history.tests)} tests, run {history.run}"
     )
-    return 0
+    return ExitCode.OK
 
 
-def _save(out: Path, history: History) -> None:
-    from ci_toolkit.errors import DataError
-    from ci_toolkit.timing import history as timings
+@group.command("show")
+@options.config_file
+@click.option(
+    "--history",
+    "history_path",
+    type=options.FILE,
+    default=None,
+    help="Timing history to show (default: the `timings` key of the configuration).",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=0),
+    default=DEFAULT_LIMIT,
+    show_default=True,
+    help="How many of the slowest tests to list.",
+)
+@click.option(
+    "--collect",
+    is_flag=True,
+    help="Collect the tests (pytest --collect-only) and show where each estimate comes from.",
+)
+def show(config_path: Path | None, history_path: Path | None, limit: int, collect: bool) -> int:
+    """List the slowest tests and how the history covers the suite."""
+    from ci_toolkit import timing as timings
 
-    try:
-        timings.save(out, history)
-    except OSError as exc:
-        raise DataError(f"{out}: cannot write: {exc.strerror or exc}") from None
-
-
-def show(*, config_path: Path | None, history_path: Path | None, limit: int, collect: bool) -> int:
-    from ci_toolkit import config as config_mod
-    from ci_toolkit.timing import history as timings
-
-    config = config_mod.load(config_path) if config_path is not None or collect else _nearest_config()
+    config = load_config(config_path) if config_path is not None or collect else _nearest_config()
     root = config.root if config is not None else Path.cwd()
     if history_path is None:
         history_path = root / (config.timings if config is not None else Path(".ci-toolkit/timings.json"))
@@ -201,14 +164,14 @@ def show(*, config_path: Path | None, history_path: Path | None, limit: int, col
     estimator = timings.Estimator(history, lanes)
     shown = located.target or history_path  # the file beside it, while history_path is not ours
     click.echo(render(shown, history, estimator, tests, limit=limit, collected=collect))
-    return 0
+    return ExitCode.OK
 
 
 def render(
     path: Path, history: History, estimate: Estimator, tests: Sequence[str], *, limit: int, collected: bool
 ) -> str:
     """The `show` report: a header, how each estimate was made (when collected), the slowest tests."""
-    from ci_toolkit.timing.history import SOURCES
+    from ci_toolkit.timing import SOURCES
 
     if not history.tests:
         lines = [f"timing history {path}: none yet (`ci-toolkit local` records one)"]
@@ -241,6 +204,16 @@ def render(
 # -- helpers --------------------------------------------------------------------------------------------
 
 
+def _save(out: Path, history: History) -> None:
+    from ci_toolkit import timing as timings
+    from ci_toolkit.errors import DataError
+
+    try:
+        timings.save(out, history)
+    except OSError as exc:
+        raise DataError(f"{out}: cannot write: {exc.strerror or exc}") from None
+
+
 def _nearest_config() -> Config | None:
     """The configuration when run inside a project; outside one the commands still work on plain files."""
     from ci_toolkit import config as config_mod
@@ -251,7 +224,7 @@ def _nearest_config() -> Config | None:
 
 def _nearest_project() -> str | None:
     from ci_toolkit import config as config_mod
-    from ci_toolkit.timing import history as timings
+    from ci_toolkit import timing as timings
 
     found = config_mod.find_pyproject(Path.cwd())
     return timings.project_name(found.parent) if found is not None else None

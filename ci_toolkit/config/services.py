@@ -10,28 +10,13 @@ from typing import Any
 
 from ci_toolkit.config.checks import Checks
 from ci_toolkit.config.keypath import KeyPath, show_value
-from ci_toolkit.services import catalog
+from ci_toolkit.config.keys import SERVICE
+from ci_toolkit.services import kinds, templates
 from ci_toolkit.services.base import BACKENDS, KINDS, TEMPLATE_FIELDS, ServiceSpec
+from ci_toolkit.services.kinds import Kind
 
-SERVICE_KEYS = (
-    "kind",
-    "backend",
-    "version",
-    "image",
-    "user",
-    "password",
-    "database",
-    "host",
-    "port",
-    "settings",
-    "env",
-    "export",
-    "database_per_worker",
-    "ready_timeout",
-    "command",
-)
+SERVICE_KEYS = SERVICE.names  # the rows of config/keys.py
 _SERVICE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SETTING_KEY = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 _VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _COMMAND_FIELDS = ("port", "host", "data_dir")
@@ -47,7 +32,7 @@ class ServiceTables(Checks):
         exported: dict[str, str] = {}
         for name, table in value.items():
             spec = self.service(name, table, (*path, name))
-            for var in catalog.exports(spec):
+            for var in templates.exports(spec):
                 if var in exported:
                     # Two services writing one variable: whichever started last would silently win.
                     self.fail(
@@ -64,7 +49,7 @@ class ServiceTables(Checks):
             self.fail(path, "expected a service name matching [A-Za-z0-9][A-Za-z0-9_-]*")
         table = self.table(value, path, SERVICE_KEYS)
         kind = self.kind(name, table, path)
-        info = catalog.get(kind)
+        info = kinds.get(kind)
         kwargs: dict[str, Any] = {}
         if "backend" in table:
             backend = table["backend"]
@@ -79,7 +64,7 @@ class ServiceTables(Checks):
             kwargs["host"] = self.word(table["host"], (*path, "host"), "a host name or IP address")
         for key in ("user", "database"):
             if key in table:
-                kwargs[key] = self.credential(kind, key, table[key], (*path, key))
+                kwargs[key] = self.credential(info, key, table[key], (*path, key))
         if "password" in table:
             kwargs["password"] = self.password(table["password"], (*path, "password"))
         if "port" in table:
@@ -90,7 +75,7 @@ class ServiceTables(Checks):
         if kwargs.get("backend") == "external" and "port" not in kwargs:
             self.fail(path, 'missing required key "port" (backend "external" connects to a running service)')
         if "settings" in table:
-            kwargs["settings"] = self.settings(kind, table["settings"], (*path, "settings"))
+            kwargs["settings"] = self.settings(info, table["settings"], (*path, "settings"))
         if "env" in table:
             env = self.env_names(table["env"], (*path, "env"))
             for var, text in env.items():
@@ -98,18 +83,18 @@ class ServiceTables(Checks):
             kwargs["env"] = dict(env)
         if "export" in table:
             kwargs["export"] = self.export(table["export"], (*path, "export"))
-        elif kind == "custom":
-            self.fail(path, 'missing required key "export" (kind custom has no default URL to export)')
-        elif not catalog.ENV_NAME.fullmatch(catalog.default_var(name)):
+        elif not info.url_template:
+            self.fail(path, f'missing required key "export" (kind {kind} has no default URL to export)')
+        elif not templates.ENV_NAME.fullmatch(templates.default_var(name)):
             self.fail(
                 path,
-                f'the default variable name "{catalog.default_var(name)}" is not a valid environment '
+                f'the default variable name "{templates.default_var(name)}" is not a valid environment '
                 "variable name; set export",
             )
         if "database_per_worker" in table:
             per_worker = self.boolean(table["database_per_worker"], (*path, "database_per_worker"))
             if per_worker and not info.has_databases:
-                with_databases = ", ".join(k for k in KINDS if catalog.get(k).has_databases)
+                with_databases = ", ".join(k for k in KINDS if kinds.get(k).has_databases)
                 self.fail(
                     (*path, "database_per_worker"),
                     f"kind {kind} has no databases to create per worker; only {with_databases} do",
@@ -125,7 +110,7 @@ class ServiceTables(Checks):
                 self.expected((*path, "ready_timeout"), "a number of seconds > 0", timeout)
             kwargs["ready_timeout"] = float(timeout)
         if "command" in table:
-            kwargs["command"] = self.command(kind, table["command"], (*path, "command"))
+            kwargs["command"] = self.command(info, table["command"], (*path, "command"))
         return ServiceSpec(name=name, kind=kind, **kwargs)
 
     def kind(self, name: str, table: Mapping[str, Any], path: KeyPath) -> str:
@@ -166,22 +151,16 @@ class ServiceTables(Checks):
             self.expected(path, "a password without line breaks or other control characters", value)
         return text
 
-    def credential(self, kind: str, key: str, value: Any, path: KeyPath) -> str:
+    def credential(self, kind: Kind, key: str, value: Any, path: KeyPath) -> str:
         text = self.string(value, path)
-        if kind == "redis":
-            if key == "user" and text:
-                self.expected(
-                    path, 'no user for redis (set password: it protects the default user), or ""', value
-                )
-            if key == "database" and not text.isdigit():
-                self.expected(path, 'a redis database number such as "0"', value)
-        elif kind != "custom" and not _IDENTIFIER.fullmatch(text):
-            self.expected(path, f"a {key} name matching [A-Za-z_][A-Za-z0-9_]*", value)
+        problem = kind.credential_problem(key, text)
+        if problem is not None:
+            self.expected(path, problem, value)
         return text
 
-    def settings(self, kind: str, value: Any, path: KeyPath) -> dict[str, str]:
-        if kind == "custom":
-            self.fail(path, "kind custom takes no settings; put the server's options in command")
+    def settings(self, kind: Kind, value: Any, path: KeyPath) -> dict[str, str]:
+        if not kind.takes_settings:
+            self.fail(path, f"kind {kind.name} takes no settings; put the server's options in command")
         if not isinstance(value, Mapping):
             self.expected(path, "a table of setting = value", value)
         settings: dict[str, str] = {}
@@ -189,8 +168,7 @@ class ServiceTables(Checks):
             if not _SETTING_KEY.fullmatch(key):
                 self.fail((*path, key), "expected a setting name matching [A-Za-z0-9_][A-Za-z0-9_.-]*")
             if isinstance(item, bool):
-                # Each server spells booleans its own way; redis accepts only yes/no.
-                settings[key] = ("yes" if item else "no") if kind == "redis" else ("on" if item else "off")
+                settings[key] = kind.setting_text(item)  # each server spells booleans its own way
             elif isinstance(item, (int, float)) and math.isfinite(item):
                 settings[key] = str(item)
             elif isinstance(item, str) and "\n" not in item:
@@ -203,7 +181,7 @@ class ServiceTables(Checks):
         if not isinstance(value, Mapping):
             self.expected(path, 'a table of VAR = "value"', value)
         for var in value:
-            if not catalog.ENV_NAME.fullmatch(var):
+            if not templates.ENV_NAME.fullmatch(var):
                 self.expected(
                     (*path, var), "an environment variable name matching [A-Za-z_][A-Za-z0-9_]*", var
                 )
@@ -221,7 +199,7 @@ class ServiceTables(Checks):
         if not isinstance(value, str):
             self.expected(path, "a template string", value)
         try:
-            names = catalog.template_fields(value)
+            names = templates.template_fields(value)
         except ValueError as exc:
             self.fail(path, f"invalid template {show_value(value)}: {exc}")
         for name in names:
@@ -233,9 +211,12 @@ class ServiceTables(Checks):
                 )
         return value
 
-    def command(self, kind: str, value: Any, path: KeyPath) -> tuple[str, ...]:
-        if kind != "custom":
-            self.fail(path, f"only kind custom takes a command; ci-toolkit runs the {kind} server itself")
+    def command(self, kind: Kind, value: Any, path: KeyPath) -> tuple[str, ...]:
+        if not kind.takes_command:
+            takers = " or ".join(k for k in KINDS if kinds.get(k).takes_command)
+            self.fail(
+                path, f"only kind {takers} takes a command; ci-toolkit runs the {kind.name} server itself"
+            )
         argv = self.strings(value, path)
         if not argv:
             self.expected(path, "a non-empty list of strings (the program and its arguments)", value)

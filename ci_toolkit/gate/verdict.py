@@ -5,9 +5,9 @@ Checks, all fail-closed:
 - "data": the report has no measured file at all -> fail (nothing measured cannot pass a gate); also
   when there is no coverage source to judge (`unjudged`).
 - "total": lines + branches of every measured file together vs ``fail_under``. The report holds only the
-  coverage source (see `ci_toolkit.covdata`): what else a run measured never counts.
+  coverage source (see `ci_toolkit.gate.source`): what else a run measured never counts.
 - "file": every file matched by a ``paths`` pattern vs the floor of the most specific matching pattern
-  (see `ci_toolkit.globs.specificity`; on equal specificity the stricter floor wins).
+  (see `ci_toolkit.config.globs.specificity`; on equal specificity the stricter floor wins).
 - "group": the files a ``groups`` pattern matches, aggregated, vs its floor.
 - "critical": every file a ``critical`` pattern matches, each on its own, vs its floor (100 unless given:
   every line and every branch covered). A file that was never imported is in the data at 0% and fails.
@@ -25,8 +25,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ci_toolkit.config import CoverageConfig, Floor
-from ci_toolkit.gate.covdata import CoverageReport, FileCoverage, Measure
-from ci_toolkit.gate.globs import matches, specificity
+from ci_toolkit.config.globs import matches, specificity
+from ci_toolkit.gate.measured import CoverageReport, FileCoverage, Measure
 
 CheckKind = Literal["data", "total", "file", "group", "critical", "pattern"]
 
@@ -62,10 +62,6 @@ class Verdict:
     @property
     def failures(self) -> tuple[Check, ...]:
         return tuple(c for c in self.checks if not c.passed)
-
-    @property
-    def passed_checks(self) -> tuple[Check, ...]:
-        return tuple(c for c in self.checks if c.passed)
 
     def of_kind(self, kind: CheckKind) -> tuple[Check, ...]:
         return tuple(c for c in self.checks if c.kind == kind)
@@ -139,19 +135,8 @@ def _group_checks(files: Sequence[FileCoverage], floors: Sequence[Floor]) -> lis
         members = [f for f in files if matches(floor.pattern, f.path)]
         if not members:
             continue  # reported by _unmatched
-        measure = Measure.sum(f.measure for f in members)
-        out.append(
-            Check(
-                kind="group",
-                subject=floor.pattern,
-                minimum=floor.minimum,
-                measure=measure,
-                passed=measure.meets(floor.minimum),
-                pattern=floor.pattern,
-                origin="groups",
-                detail=f"{len(members)} file{'s' if len(members) != 1 else ''}",
-            )
-        )
+        detail = f"{len(members)} file{'s' if len(members) != 1 else ''}"
+        out.append(_pattern_check("group", floor, "groups", Measure.sum(f.measure for f in members), detail))
     return out
 
 
@@ -174,19 +159,23 @@ def _unmatched(files: Sequence[FileCoverage], origin: str, floors: Sequence[Floo
         prefix = floor.pattern.rstrip("/") + "/"
         if any(f.path.startswith(prefix) for f in files):
             detail += f" (for every file under it, write '{prefix}**')"
-        out.append(
-            Check(
-                kind="pattern",
-                subject=floor.pattern,
-                minimum=floor.minimum,
-                measure=None,
-                passed=False,
-                pattern=floor.pattern,
-                origin=origin,
-                detail=detail,
-            )
-        )
+        out.append(_pattern_check("pattern", floor, origin, None, detail))
     return out
+
+
+def _pattern_check(kind: CheckKind, floor: Floor, origin: str, measure: Measure | None, detail: str) -> Check:
+    """A check of a pattern itself: of the files it matches together ("group"), or of matching any
+    ("pattern": no measure, so failed)."""
+    return Check(
+        kind=kind,
+        subject=floor.pattern,
+        minimum=floor.minimum,
+        measure=measure,
+        passed=measure is not None and measure.meets(floor.minimum),
+        pattern=floor.pattern,
+        origin=origin,
+        detail=detail,
+    )
 
 
 def format_ranges(lines: Iterable[int]) -> str:

@@ -1,7 +1,8 @@
 """Shard planning: split a test suite into shards that finish together. Pure functions, no I/O.
 
-units.py turns tests and their timings into units (tests that run together) under a cost model that charges
-shared setups per shard; strategies/ assigns units to shards; plan.py builds, checks and serialises plans.
+cost.py is the one cost model (a test's seconds per shard, shared setups paid once per shard); units.py turns
+tests into units (tests that run together); strategies/ assigns units to shards; plan.py builds, checks and
+serialises plans.
 """
 
 from __future__ import annotations

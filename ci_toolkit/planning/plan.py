@@ -18,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 from ci_toolkit.errors import DataError
 from ci_toolkit.planning import strategies
-from ci_toolkit.planning.units import CostModel, Unit, cost_model, make_units
+from ci_toolkit.planning.cost import CostModel, cost_model, shard_load
+from ci_toolkit.planning.units import Unit, make_units
 
 if TYPE_CHECKING:
-    from ci_toolkit.timing.history import TestTiming
+    from ci_toolkit.timing.smoothing import TestTiming
 
 PLAN_VERSION = 1
 # The most shards a plan has, whoever asks (`plan --shards`, `local --shard K/N`, `--ci-shard`): a GitHub
@@ -173,7 +174,7 @@ def _plan(
             model=model,
         )
         assignment = assigner.assign(units, shards, overhead)
-        return units, assignment, [_load(group, overhead) for group in assignment]
+        return units, assignment, [shard_load(group, overhead) for group in assignment]
 
     units, assignment, loads = attempt(1.0)
     # Many kept scopes each nearly a shard's share can pack badly (three of 0.6 on two shards); cutting them
@@ -201,18 +202,6 @@ def _plan(
 
 def _unused(nodeid: str) -> TestTiming:  # pragma: no cover - make_units is always given the model
     raise AssertionError(nodeid)
-
-
-def _load(group: Sequence[Unit], overhead: float) -> float:
-    """A shard's predicted seconds, summed afresh (the search's running sums drift) in the group's order,
-    which every strategy gives by unit key."""
-    scopes: dict[str, float] = {}
-    own = 0.0
-    for unit in group:
-        own += unit.own
-        if unit.shared:
-            scopes.update(unit.shared)
-    return overhead + own + sum(scopes[scope] for scope in sorted(scopes))
 
 
 def _round(seconds: float) -> float:

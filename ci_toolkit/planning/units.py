@@ -1,4 +1,4 @@
-"""Units: the pieces a plan distributes, and the cost model that prices them.
+"""Units: the pieces a plan distributes, priced by the cost model (`ci_toolkit.planning.cost`).
 
 A unit is a test, or tests that must or should run in the same shard:
 
@@ -11,35 +11,22 @@ A unit is a test, or tests that must or should run in the same shard:
   costs (k - 1) setups, spread over all shards, while a unit bigger than a share would set the makespan.
   Scopes without a shared setup are not kept: single tests balance best.
 
-The shared setup of a scope is not recorded as such: pytest charges a module fixture to whichever test of the
-module runs first. It shows as one test's setup standing far above its siblings', so a scope's shared setup is
-estimated as the largest setup among its tests minus the median setup of the others, and taken off that test.
-The largest, not the first in collection order: the estimate must not depend on the order tests come in.
-Outer scopes are judged first: a class fixture on a module's first class cannot be told from a module
-fixture in per-test timings, so such setup is charged to the module, which keeps more together, never less.
-A class's own setup is recognised when it does not stand out in its module.
-
-The cost model: a shard costs its fixed overhead, plus every unit's own seconds, plus, once for each scope any
-of its units touches without containing the whole scope, that scope's shared setup (``Unit.shared``).
+A unit records the shared setups of the scopes it only partly contains (``Unit.shared``): a shard pays each
+of those once, however many of its units touch the scope.
 """
 
 from __future__ import annotations
 
-import functools
 import math
-import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ci_toolkit.gate import globs
-from ci_toolkit.timing.history import MAX_SECONDS
+from ci_toolkit.config import globs
+from ci_toolkit.planning.cost import CostModel, cost_model
 
 if TYPE_CHECKING:
-    from ci_toolkit.timing.history import TestTiming
-
-# Setup differences smaller than this are timer noise and function-scoped fixtures, not a shared setup.
-MIN_SHARED = 0.005
+    from ci_toolkit.timing.smoothing import TestTiming
 
 
 @dataclass(frozen=True)
@@ -63,89 +50,6 @@ class Unit:
     @property
     def indivisible(self) -> float:
         return self.cost if self.floor is None else self.floor
-
-
-@dataclass(frozen=True)
-class CostModel:
-    own: Mapping[str, float]  # nodeid -> seconds without any shared setup
-    setups: Mapping[str, float]  # scope -> shared setup seconds (only scopes that have one)
-    chains: Mapping[str, tuple[str, ...]]  # nodeid -> its scopes, module first, then classes outwards-in
-    members: Mapping[str, int]  # scope -> how many of the tests belong to it
-
-    @property
-    def total(self) -> float:
-        """All the work, every shared setup counted once."""
-        return sum(self.own.values()) + sum(self.setups.values())
-
-    def alone(self, nodeid: str) -> float:
-        """A test run by itself: its own time plus the setups of every scope it is in."""
-        return self.own[nodeid] + sum(self.setups.get(scope, 0.0) for scope in self.chains[nodeid])
-
-
-def scopes_of(nodeid: str) -> tuple[str, ...]:
-    """The module and classes a test is in, outermost first.
-
-    "tests/a.py::TestX::TestY::test[p]" -> ("tests/a.py", "tests/a.py::TestX", "tests/a.py::TestX::TestY")
-    """
-    return _chain(_parent(nodeid))
-
-
-def _parent(nodeid: str) -> str:
-    """The id of the node holding a test: "tests/a.py::TestX" for "tests/a.py::TestX::test[a::b]"."""
-    bracket = nodeid.find("[")
-    head = nodeid if bracket < 0 else nodeid[:bracket]
-    parent = head.rpartition("::")[0]
-    return parent or head
-
-
-@functools.lru_cache(maxsize=4096)
-def _chain(parent: str) -> tuple[str, ...]:
-    parts = parent.split("::")
-    chain = [parts[0]]
-    for part in parts[1:]:
-        chain.append(f"{chain[-1]}::{part}")
-    return tuple(chain)
-
-
-def cost_model(tests: Sequence[str], estimate: Callable[[str], TestTiming]) -> CostModel:
-    setup: dict[str, float] = {}
-    rest: dict[str, float] = {}
-    chains: dict[str, tuple[str, ...]] = {}
-    for nodeid in tests:
-        timing = estimate(nodeid)
-        setup[nodeid] = _seconds(timing.setup)
-        rest[nodeid] = _seconds(timing.call) + _seconds(timing.teardown)
-        chains[nodeid] = _chain(_parent(nodeid))
-    by_scope: dict[str, list[str]] = {}
-    for nodeid in tests:
-        for scope in chains[nodeid]:
-            by_scope.setdefault(scope, []).append(nodeid)
-    setups: dict[str, float] = {}
-    # Outer scopes first: a module fixture sits on top of the first class's class fixture.
-    for scope in sorted(by_scope, key=lambda s: (s.count("::"), s)):
-        members = by_scope[scope]
-        if len(members) < 2:
-            continue  # one test: its setup is all its own, shared with nobody
-        most = max(setup[t] for t in members)
-        carrier = min(t for t in members if setup[t] == most)  # ties: the smallest id, whatever the order
-        shared = setup[carrier] - statistics.median(setup[t] for t in members if t != carrier)
-        if shared >= MIN_SHARED:
-            setups[scope] = shared
-            setup[carrier] -= shared
-    return CostModel(
-        own={nodeid: setup[nodeid] + rest[nodeid] for nodeid in tests},
-        setups=setups,
-        chains=chains,
-        members={scope: len(members) for scope, members in by_scope.items()},
-    )
-
-
-def _seconds(value: float) -> float:
-    """An estimate as seconds to plan with: nothing for NaN, Infinity or less than 0, MAX_SECONDS at most,
-    so that no sum over a suite overflows into Infinity (which a plan manifest, being JSON, cannot hold)."""
-    if not 0 < value < math.inf:  # NaN compares false
-        return 0.0
-    return min(value, MAX_SECONDS)
 
 
 def keep_matches(pattern: str, nodeid: str) -> bool:

@@ -29,7 +29,6 @@ xdist/scheduler/protocol.py and load.py.
 from __future__ import annotations
 
 import bisect
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +38,8 @@ from xdist.remote import Producer
 from xdist.report import report_collection_diff
 from xdist.workermanage import WorkerController, parse_tx_spec_config
 
-from ci_toolkit.timing.history import TestTiming
+from ci_toolkit.run.exchange import sidecar as sidecar_file
+from ci_toolkit.timing import TestTiming
 
 MIN_PENDING = 2  # the test a worker runs and the next one, without which it cannot start the first
 HORIZON_SHARE = 4  # a worker is topped up to 1/HORIZON_SHARE of its share of the queued work
@@ -273,13 +273,8 @@ class DurationScheduling:
             if name:
                 groups[base_id(nodeid)] = name
         if self.sidecar is not None:
-            for path in sorted(self.sidecar.glob("*.json")):
-                try:
-                    written = json.loads(path.read_text(encoding="utf-8"))["groups"]
-                except (OSError, ValueError, KeyError, TypeError):
-                    continue  # a partial file of a dying worker: another worker's says the same
-                groups.update({base_id(k): str(v) for k, v in written.items()})
-                break
+            written = sidecar_file.read(self.sidecar)
+            groups.update({base_id(nodeid): name for nodeid, name in written.items()})
         return groups
 
     def _same_collections(self) -> bool:

@@ -63,7 +63,7 @@ from typing import Any
 
 from ci_toolkit.errors import DataError
 from ci_toolkit.files import atomic
-from ci_toolkit.gate.covdata import Measure
+from ci_toolkit.gate.measured import Measure
 from ci_toolkit.gate.verdict import Check, Verdict
 from ci_toolkit.report import overall_passed, total_counts
 from ci_toolkit.run.results import LaneResult

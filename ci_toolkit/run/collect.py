@@ -1,43 +1,42 @@
-"""Which lanes select which tests: one `pytest --collect-only` run with our plugin evaluating every lane.
+"""Which lanes select which tests, and the check that they partition the suite before any test runs.
 
-Also home of run_pytest(), the one way ci-toolkit starts a pytest child: in its own process group, so
-that an interrupt of ci-toolkit (Ctrl-C, SIGTERM from a CI runner) takes the child and its xdist
-workers down with it instead of leaving them running.
+Two ways to collect: a `pytest --collect-only` run of its own (collect_all: `ci-toolkit local --shard`,
+`ci-toolkit plan`, `ci-toolkit timings`), or the first lane's own pytest, which collects, writes the
+assignment and waits for the verdict (FirstLaneCheck: a plain `ci-toolkit local`, one interpreter
+start-up and full collection fewer). Either way the plugin evaluates every lane's marker expression the
+way `pytest -m` does, and the files go through ci_toolkit.run.exchange.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from ci_toolkit.config import Config, Lane
-from ci_toolkit.errors import CiToolkitError, ExitCode, NoTestsError
-from ci_toolkit.signals import sigterm_as_interrupt
+from ci_toolkit.config import Config
+from ci_toolkit.errors import CiToolkitError, ConfigError, DataError, ExitCode, NoTestsError, PytestExit
+from ci_toolkit.run import lanes as lanes_mod
+from ci_toolkit.run import layout
+from ci_toolkit.run.argv import autoload_enabled, collect_command
+from ci_toolkit.run.exchange import collected, owner, verdict
+from ci_toolkit.run.exchange import lanes as lanes_file
+from ci_toolkit.run.exchange.collected import Collected
+from ci_toolkit.run.lanes import LaneCheck
+from ci_toolkit.run.launch import run_pytest
+from ci_toolkit.run.results import LaneResult
+
+__all__ = ["Collected", "FirstLaneCheck", "collect", "collect_all", "needs_collection"]
 
 TAIL_LINES = 15  # of pytest's output shown when collection fails: its error summary is at the end
-_GRACE = 5.0  # seconds a terminated pytest gets before it is killed
+_NO_PLUGIN = "is the ci_toolkit pytest plugin disabled (-p no:ci_toolkit in pytest_args or addopts)?"
 
 
 def needs_collection(config: Config) -> bool:
     """A single lane selecting everything has nothing to check, so its pytest start-up is saved."""
     return not (len(config.lanes) == 1 and config.lanes[0].markers is None)
-
-
-@dataclass(frozen=True)
-class Collected:
-    tests: dict[str, tuple[str, ...]]  # nodeid -> names of the lanes selecting it, in collection order
-    groups: dict[str, str]  # nodeid -> xdist_group name, for the tests that have one
 
 
 def collect(
@@ -59,27 +58,21 @@ def collect_all(
     """collect(), with the tests' xdist groups too. Its files go to `workdir` (emptied first; a run's
     scratch dir), else to a temporary directory."""
     environ = os.environ if env is None else env
-    run_id = new_run_id()
+    run_id = owner.new_run_id()
     with _workdir(workdir) as tmp:
-        Path(tmp, "lanes.json").write_text(json.dumps(lanes_spec(config.lanes)), encoding="utf-8")
-        cmd = collect_command(
-            config, Path(tmp), extra_args, autoload=autoload_enabled(environ), run_id=run_id
-        )
+        lanes_file.write(tmp / layout.LANES, lanes_file.spec(config.lanes))
+        cmd = collect_command(config, tmp, extra_args, autoload=autoload_enabled(environ), run_id=run_id)
         code, output = run_pytest(cmd, cwd=config.root, env=environ, capture=True)
-        found = read_assignment(Path(tmp, "collected.json"), run_id)
-    tests, groups = found if found is not None else (None, {})
+        found = collected.read(tmp / layout.COLLECTED, run_id)
     # Exit 5 with tests recorded: a passed-through -k/-m deselected them all; the lanes will say so.
-    if code == 5 and not tests:
-        raise NoTestsError(f"no tests collected in {config.root} (pytest exit 5)")
-    if code not in (0, 5):
-        exit_code = ExitCode.USAGE_ERROR if code == 4 else ExitCode.TESTS_FAILED
+    if code == PytestExit.NO_TESTS_COLLECTED and not (found and found.tests):
+        raise NoTestsError(f"no tests collected in {config.root} (pytest exit {code})")
+    if code not in (PytestExit.OK, PytestExit.NO_TESTS_COLLECTED):
+        exit_code = ExitCode.USAGE_ERROR if code == PytestExit.USAGE_ERROR else ExitCode.TESTS_FAILED
         raise CiToolkitError(f"test collection failed (pytest exit {code}):\n{tail(output)}", exit_code)
-    if tests is None:
-        raise CiToolkitError(
-            "test collection wrote no lane assignment: is the ci_toolkit pytest plugin disabled "
-            "(-p no:ci_toolkit in pytest_args or addopts)?"
-        )
-    return Collected({nodeid: tuple(lanes) for nodeid, lanes in tests.items()}, groups)
+    if found is None:
+        raise CiToolkitError(f"test collection wrote no lane assignment: {_NO_PLUGIN}")
+    return found
 
 
 @contextlib.contextmanager
@@ -96,156 +89,79 @@ def _workdir(path: Path | None) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def read_assignment(path: Path, run_id: str = "") -> tuple[dict[str, list[str]], dict[str, str]] | None:
-    """The lane assignment a pytest of run `run_id` wrote; None while there is none (or another run's)."""
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        tests = doc["tests"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    if not isinstance(tests, dict) or doc.get("run", "") != run_id:
-        return None
-    groups = doc.get("groups")
-    return tests, groups if isinstance(groups, dict) else {}
-
-
-def lanes_spec(lanes: Sequence[Lane]) -> dict[str, str | None]:
-    return {lane.name: lane.markers for lane in lanes}
-
-
-def collect_command(
-    config: Config,
-    workdir: Path,
-    extra_args: Sequence[str] = (),
-    python: str = sys.executable,
-    autoload: bool = True,
-    run_id: str = "",
-) -> list[str]:
-    """The collection run; it reads workdir/lanes.json and writes workdir/collected.json."""
-    return [
-        python,
-        "-m",
-        "pytest",
-        "--collect-only",
-        "-q",
-        # Not `-p no:cacheprovider`: that would make a passed-through --lf/--ff an unknown option.
-        # The cache goes to our temporary directory instead, so collection leaves nothing behind.
-        "-o",
-        f"cache_dir={workdir / 'cache'}",
-        *plugin_args(autoload),
-        *(owner_args(run_id) if run_id else []),
-        # Collection measures nothing; --no-cov also beats a --cov in the project's addopts.
-        "--no-cov",
-        f"--ci-toolkit-collect={workdir / 'collected.json'}",
-        f"--ci-toolkit-lanes={workdir / 'lanes.json'}",
-        *config.pytest_args,
-        *extra_args,
-    ]
-
-
-def owner_args(run_id: str) -> list[str]:
-    """Ties a pytest to this ci-toolkit process and run: it dies with us (even when we are SIGKILLed), and
-    it takes no other run's verdict and writes nothing another run would take for its own."""
-    return [f"--ci-toolkit-parent={os.getpid()}", f"--ci-toolkit-run={run_id}"]
-
-
-def new_run_id() -> str:
-    return uuid.uuid4().hex[:12]
-
-
-def plugin_args(autoload: bool) -> list[str]:
-    """With PYTEST_DISABLE_PLUGIN_AUTOLOAD set, pytest loads no entry point: name the plugins we need."""
-    if autoload:
-        return []
-    return ["-p", "ci_toolkit.pytest_plugin", "-p", "pytest_cov.plugin", "-p", "xdist.plugin"]
-
-
-def autoload_enabled(environ: Mapping[str, str] = os.environ) -> bool:
-    return not environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
-
-
 def tail(output: str, lines: int = TAIL_LINES) -> str:
     kept = [line for line in output.rstrip().splitlines() if line.strip()]
     return "\n".join(kept[-lines:])
 
 
-def run_pytest(
-    cmd: Sequence[str],
-    *,
-    cwd: Path,
-    env: Mapping[str, str] | None = None,
-    capture: bool = False,
-) -> tuple[int, str]:
-    """Run `cmd` to completion: (exit code, output if captured). Interrupted: the child's process
-    group is terminated, then KeyboardInterrupt propagates."""
-    with sigterm_as_interrupt():
-        proc = subprocess.Popen(
-            list(cmd),
-            cwd=cwd,
-            env=child_env(os.environ if env is None else env),
-            stdout=subprocess.PIPE if capture else None,
-            stderr=subprocess.STDOUT if capture else None,
-            stdin=subprocess.DEVNULL if capture else None,
-            text=capture,
-            errors="replace" if capture else None,
-            **_new_group(),
-        )
+class FirstLaneCheck:
+    """The lanes checked against the collection of the first lane's own pytest.
+
+    That pytest gets --ci-toolkit-collect/--ci-toolkit-lanes/--ci-toolkit-verdict: it writes which
+    lanes select each collected test, then waits. poll(), asked while it runs, checks the file as soon
+    as it appears: lanes that are wrong stop that pytest before any test has run (finish() raises the
+    one-line ConfigError); otherwise the verdict lets it run its share."""
+
+    def __init__(self, config: Config, paths: layout.RunPaths, run_id: str = "") -> None:
+        self.config = config
+        self.paths = paths
+        self.run_id = run_id
+        self.check: LaneCheck | None = None
+        self.error: CiToolkitError | None = None
+        lanes_file.write(paths.lanes_file, lanes_file.spec(config.lanes))
+
+    def args(self) -> list[str]:
+        return [
+            f"{collected.OPTION}={self.paths.collected_file}",
+            f"{lanes_file.OPTION}={self.paths.lanes_file}",
+            *self.wait_args(),
+        ]
+
+    def wait_args(self) -> list[str]:
+        """For a lane started before the verdict: collect, then wait for it."""
+        return [f"{verdict.OPTION}={self.paths.verdict_file}"]
+
+    def poll(self) -> bool | None:
+        """True: stop the lanes (they are wrong); False: not collected yet; None: checked, go on."""
+        if self.error is not None:
+            return True
+        if self.check is not None:
+            return None
         try:
-            output, _ = proc.communicate()
-        except BaseException:
-            stop(proc)
-            raise
-    return proc.returncode, output or ""
+            found = collected.read(self.paths.collected_file, self.run_id)
+        except DataError as exc:
+            self.error = exc
+            return True
+        if found is None:
+            return False
+        if not found.tests:
+            code = PytestExit.NO_TESTS_COLLECTED
+            self.error = NoTestsError(f"no tests collected in {self.config.root} (pytest exit {code})")
+            return True
+        check = lanes_mod.check(found.tests, self.config)
+        problems = lanes_mod.problems(check, self.config)
+        if problems:
+            self.error = ConfigError(" -- also: ".join(problems))
+            return True
+        self.check = check
+        verdict.write(self.paths.verdict_file, self.run_id)
+        return None
 
+    def failure(self) -> CiToolkitError:
+        assert self.error is not None, "failure() after poll() said True"
+        return self.error
 
-def start_pytest(
-    cmd: Sequence[str], *, cwd: Path, env: Mapping[str, str], log: Path | None = None
-) -> subprocess.Popen[bytes]:
-    """Start `cmd` in its own process group without waiting: its output goes to the terminal, or to
-    `log` (created; stdout and stderr together). The caller waits, and stop()s it on an interrupt."""
-    if log is None:
-        return subprocess.Popen(list(cmd), cwd=cwd, env=child_env(env), **_new_group())
-    with log.open("wb") as out:  # the child keeps its own descriptor
-        return subprocess.Popen(
-            list(cmd), cwd=cwd, env=child_env(env), stdout=out, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, **_new_group(),
-        )  # fmt: skip
-
-
-def child_env(env: Mapping[str, str]) -> dict[str, str]:
-    """`env` without the variables a surrounding pytest(-xdist) process sets for its own tests: run
-    from inside a test (as ci-toolkit's own suite does), the child must not believe it is a worker."""
-    return {
-        key: value
-        for key, value in env.items()
-        if not key.startswith("PYTEST_XDIST_") and key != "PYTEST_CURRENT_TEST"
-    }
-
-
-def _new_group() -> dict[str, object]:
-    if os.name == "posix":
-        return {"start_new_session": True}
-    return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}  # pragma: no cover - Windows
-
-
-def stop(proc: subprocess.Popen[Any]) -> None:
-    """Terminate the child's whole process group (pytest and its xdist workers), killing if needed."""
-    for sig, grace in ((signal.SIGTERM, _GRACE), (getattr(signal, "SIGKILL", signal.SIGTERM), None)):
-        _signal_group(proc, sig)
-        try:
-            proc.wait(timeout=grace)
-            break
-        except (subprocess.TimeoutExpired, KeyboardInterrupt):
-            continue  # a second Ctrl-C while waiting means: stop now
-    # Workers that outlive their controller for a moment still belong to the group.
-    _signal_group(proc, getattr(signal, "SIGKILL", signal.SIGTERM))
-
-
-def _signal_group(proc: subprocess.Popen[Any], sig: int) -> None:
-    try:
-        if os.name == "posix":
-            os.killpg(proc.pid, sig)
-        else:  # pragma: no cover - Windows has no process groups to signal
-            proc.terminate()
-    except (ProcessLookupError, PermissionError):
-        pass
+    def finish(self, result: LaneResult) -> LaneCheck | None:
+        """After the first lane: the check, or the ConfigError that stopped it. None when the lane
+        failed before its collection was done (its own output says why; the run has failed already)."""
+        if self.check is None and self.error is None:
+            self.poll()
+        if self.error is not None:
+            raise self.error
+        if self.check is None and result.exit_code in (PytestExit.OK, PytestExit.NO_TESTS_COLLECTED):
+            raise CiToolkitError(f"lane {result.name} wrote no lane assignment: {_NO_PLUGIN}")
+        if self.check is None:
+            # Its collection failed, and it says why. Lanes already waiting for the verdict go on
+            # unchecked rather than hang: the run has failed anyway.
+            verdict.write(self.paths.verdict_file, self.run_id)
+        return self.check

@@ -1,4 +1,5 @@
-"""Lanes at the same time: which lanes may start now (pure), and whose output the terminal shows.
+"""The lanes of a run: which may start now (pure), the pool that starts and ends them (Pool), and whose
+output the terminal shows (LaneOutput).
 
 A lane with `concurrent = true` may run alongside other such lanes, so that a core a one-process lane
 leaves idle (a `workers = 0` lane of pure unit tests, a lane of two slow tests) does work. Every other
@@ -20,13 +21,26 @@ until the lane ends. So the output reads lane by lane, in start order, and is ne
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Protocol, TextIO
 
-from ci_toolkit.config import Lane
+from ci_toolkit.config import Config, Lane
+from ci_toolkit.console import wants_color
+from ci_toolkit.errors import PytestExit
+from ci_toolkit.run.argv import autoload_enabled, lane_command, resolve_workers
+from ci_toolkit.run.collect import FirstLaneCheck
+from ci_toolkit.run.lanes import LaneCheck
+from ci_toolkit.run.launch import lane_process_env, start_pytest, stop
+from ci_toolkit.run.layout import RunPaths, timings_path
+from ci_toolkit.run.results import LaneResult, lane_result
+from ci_toolkit.signals import sigterm_as_interrupt
+from ci_toolkit.timing import REPORTED_ENV as TIMINGS_REPORTED_ENV
 
 
 def weight(workers: int) -> int:
@@ -141,3 +155,173 @@ class LaneOutput:
     def _print(self, line: str) -> None:
         if line:
             print(line, file=self._stream, flush=True)
+
+
+# -- the pool ------------------------------------------------------------------------------------------
+
+_POLL = 0.02  # seconds between looks at the running lanes
+
+
+class LaneServices(Protocol):
+    """What the lanes need from the services lifecycle (ci_toolkit.services.manager.Services)."""
+
+    def ensure(self, names: Sequence[str]) -> Mapping[str, str]:
+        """Start these services if not running yet; their exported variables."""
+
+    def start_background(self, names: Sequence[str]) -> None:
+        """Begin starting these services without waiting; ensure() waits."""
+
+    def starting(self) -> bool:
+        """Whether a background start is still under way."""
+
+    def prepare_lane(self, lane: Lane, workers: int) -> Mapping[str, str]:
+        """The lane's services up, per-worker databases created; the variables for its pytest."""
+
+
+@dataclass
+class Running:
+    lane: Lane
+    proc: subprocess.Popen[bytes]
+    started: float
+
+
+class Pool:
+    """The lanes of one run, each started when startable() says it may, until all have ended.
+
+    Without `concurrent` lanes this is one lane after another, each with the terminal. With a
+    FirstLaneCheck, the first lane's pytest collects for it; lanes started before its verdict start up
+    and collect meanwhile, then wait for that verdict too. `check` is the check a sharded run already
+    made (its counts are then the shard's)."""
+
+    def __init__(
+        self,
+        config: Config,
+        paths: RunPaths,
+        extra_args: Sequence[str],
+        services: LaneServices | None,
+        shard: tuple[int, int] | None,
+        first_check: FirstLaneCheck | None,
+        check: LaneCheck | None = None,
+        counts: Mapping[str, int] | None = None,
+        *,
+        run_id: str = "",
+    ) -> None:
+        self.run_id = run_id
+        self.config = config
+        self.paths = paths
+        self.extra_args = tuple(extra_args)
+        self.services = services
+        self.shard = shard
+        self.first_check = first_check
+        self.check = check
+        self.counts = None if counts is None else dict(counts)
+        self.output = LaneOutput(paths.logs)
+        self.slots = os.cpu_count() or 1
+        self.results: dict[str, LaneResult] = {}
+
+    def run(self) -> list[LaneResult]:
+        pending = list(self.config.lanes)
+        running: list[Running] = []
+        checking = self.first_check  # until the first lane's collection has been checked
+        first_lane: Running | None = None  # the lane whose pytest collects for the check
+        try:
+            with sigterm_as_interrupt():
+                while pending or running:
+                    if checking is not None and running:
+                        answer = checking.poll()
+                        if answer is True:
+                            raise checking.failure()  # the handler below stops the lane
+                        if answer is None:
+                            self.checked(checking.check)
+                            checking = None
+                    lanes = startable(
+                        pending, [r.lane for r in running], slots=self.slots, workers=self.workers
+                    )
+                    for lane in lanes:
+                        if running and self.services_starting(lane):
+                            break  # waiting for them here would hold up the verdict and the output
+                        pending.remove(lane)
+                        # The first lane collects for the check; a lane started before the verdict
+                        # starts up and collects meanwhile, then waits for it too.
+                        first = checking is not None and first_lane is None
+                        started = self.start(lane, checking, collect=first)
+                        if started is not None:
+                            running.append(started)
+                            first_lane = started if first else first_lane
+                    for lane_run in [r for r in running if r.proc.poll() is not None]:
+                        running.remove(lane_run)
+                        result = self.end(lane_run, lane_run.proc.returncode)
+                        if checking is not None and lane_run is first_lane:  # ended before its check
+                            self.checked(checking.finish(result))
+                            checking = None
+                    self.output.pump()
+                    if running:
+                        time.sleep(_POLL)
+        except BaseException:
+            for lane_run in running:
+                stop(lane_run.proc)
+            raise
+        self.output.pump()
+        return [self.results[lane.name] for lane in self.config.lanes]
+
+    def services_starting(self, lane: Lane) -> bool:
+        return bool(lane.services) and self.services is not None and self.services.starting()
+
+    def checked(self, check: LaneCheck | None) -> None:
+        self.check = check
+        self.counts = None if check is None else dict(check.counts)
+
+    def workers(self, lane: Lane) -> int:
+        return resolve_workers(self.config, lane)
+
+    def start(self, lane: Lane, checking: FirstLaneCheck | None, *, collect: bool = False) -> Running | None:
+        """Start the lane, or record it as skipped (None)."""
+        count = None if self.counts is None else self.counts[lane.name]
+        shard = self.shard
+        skipped = None
+        if count == 0 and shard is not None and self.check is not None and self.check.counts[lane.name]:
+            skipped = f"no tests in shard {shard[0]}/{shard[1]}"
+        elif count == 0:  # only allow_empty lanes get here: a pytest start-up to run nothing is saved
+            skipped = "no tests selected"
+        if skipped is not None:
+            self.output.say(f"== lane {lane.name}: {skipped}, skipped ==")
+            self.results[lane.name] = LaneResult(
+                lane.name, exit_code=PytestExit.NO_TESTS_COLLECTED, wall_time=0.0, skipped_reason=skipped
+            )
+            return None
+        extra_env: Mapping[str, str] = {}
+        if self.services is not None and lane.services:
+            extra_env = self.services.prepare_lane(lane, self.workers(lane))
+        self.paths.results_file(lane.name).unlink(missing_ok=True)  # a stale one must never stand in
+        log = self.output.start(lane.name, header(lane.name, count, self.workers(lane)))
+        check_args = [] if checking is None else (checking.args() if collect else checking.wait_args())
+        args = [*check_args, *self.extra_args]
+        if log is not None and wants_color(sys.stdout, None):
+            args = ["--color=yes", *args]  # what the terminal would have shown, when the log is shown
+        cmd = lane_command(
+            self.config,
+            lane,
+            self.paths,
+            args,
+            sys.executable,
+            autoload=autoload_enabled(),
+            shard=shard,
+            run_id=self.run_id,
+        )
+        env = lane_process_env(lane, self.paths, extra_env)
+        env[TIMINGS_REPORTED_ENV] = str(timings_path(self.config))  # the run warns about it, once
+        proc = start_pytest(cmd, cwd=self.config.root, env=env, log=log)
+        return Running(lane, proc, time.monotonic())
+
+    def end(self, lane_run: Running, code: int) -> LaneResult:
+        wall_time = time.monotonic() - lane_run.started
+        self.output.finish(lane_run.lane.name)
+        result = lane_result(lane_run.lane, self.paths, code, wall_time, self.run_id)
+        self.results[lane_run.lane.name] = result
+        return result
+
+
+def header(lane: str, tests: int | None, workers: int) -> str:
+    parts = [] if tests is None else [f"{tests} test{'s' if tests != 1 else ''}"]
+    parts.append(f"{workers} worker{'s' if workers != 1 else ''}" if workers else "no xdist")
+    return f"== lane {lane}: {', '.join(parts)} =="

@@ -1,7 +1,25 @@
-"""Ownership of the output dir: ci-toolkit deletes and rewrites only what it made there.
+"""The output dir: what a run writes where (RunPaths), and that ci-toolkit deletes and rewrites only what
+it made there.
 
-The output dir (`output_dir`, default `.ci-toolkit/`) is cleared of the previous run's artefacts before
-every run (RunPaths.prepare -> `prepare`). So that the clean-up can never reach a user's files:
+Everything ci-toolkit writes while running lives in the output dir (`output_dir`):
+
+    junit/<lane>.xml        pytest's JUnit XML
+    results/<lane>.json     outcomes and durations, written by our pytest plugin
+    coverage/<lane>/        the lane's coverage data (COVERAGE_FILE=coverage/<lane>/.coverage)
+    logs/<lane>.log         the output of a lane started while another had the terminal
+    scratch/                working files of the run's pytest processes
+    .coverage               every lane and worker combined
+    lanes.json, collected.json, lanes-verdict
+                            the lanes check, exchanged with the first lane's pytest
+    plan.json               with a shard (`local --shard K/N`): the plan every lane selects its share from
+    run.json                the shard run (or null) and each lane's wall time, for `ci-toolkit split-report`
+    shard-timings.json      with a shard: the timing history updated with this shard's durations (the
+                            project's history is left as it was: it is what every shard plans from)
+    services/               the services' state and scratch space (never cleared)
+
+The files exchanged with pytest are ci_toolkit.run.exchange's. The output dir is cleared of the previous
+run's artefacts (CLEARED) before every run (RunPaths.prepare -> `prepare`). So that the clean-up can never
+reach a user's files:
 
 - **The marker.** A directory ci-toolkit made holds `.ci-toolkit-output` (MARKER). A directory that does
   not exist is created and marked; an empty one is marked. One that exists without the marker and is not
@@ -35,6 +53,7 @@ import re
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -57,22 +76,37 @@ MARKER_TEXT = (
 LOCK = ".lock"
 GITIGNORE = ".gitignore"
 GITIGNORE_TEXT = "# Created by ci-toolkit: run artefacts, not source.\n*\n"
-TIMINGS = "timings.json"  # the default timing history's name
+TIMINGS = "timings.json"  # the default timing history's name (the configuration's default is built on it)
 
-CLEARED_DIRS = ("junit", "results", "coverage", "logs", "scratch")
+# A run's artefacts, by name (RunPaths has their paths; the module docstring of runner.py their story).
+JUNIT = "junit"  # <lane>.xml: pytest's JUnit XML
+RESULTS = "results"  # <lane>.json: ci_toolkit.run.exchange.results
+COVERAGE = "coverage"  # <lane>/.coverage: the lane's coverage data (COVERAGE_FILE)
+LOGS = "logs"  # <lane>.log: the output of a lane started while another had the terminal
+SCRATCH = "scratch"  # working files of the run's pytest processes
+COVERAGE_DATA = ".coverage"  # every lane and worker combined
+PLAN = "plan.json"  # ci_toolkit.run.exchange.plan, with a shard
+RUN = "run.json"  # the shard run and each lane's wall time, for `ci-toolkit split-report`
+LANES = "lanes.json"  # ci_toolkit.run.exchange.lanes
+COLLECTED = "collected.json"  # ci_toolkit.run.exchange.collected
+VERDICT = "lanes-verdict"  # ci_toolkit.run.exchange.verdict
+SHARD_TIMINGS = "shard-timings.json"  # with a shard: the history updated with the shard's durations
+SERVICES = "services"  # the services' state and scratch space
+
+CLEARED_DIRS = (JUNIT, RESULTS, COVERAGE, LOGS, SCRATCH)
 SQLITE_SIDE_FILES = ("-journal", "-wal", "-shm")
 CLEARED_FILES = (
-    ".coverage",
-    *(f".coverage{suffix}" for suffix in SQLITE_SIDE_FILES),
-    "plan.json",
-    "run.json",
-    "lanes.json",
-    "collected.json",
-    "lanes-verdict",
-    "shard-timings.json",
+    COVERAGE_DATA,
+    *(f"{COVERAGE_DATA}{suffix}" for suffix in SQLITE_SIDE_FILES),
+    PLAN,
+    RUN,
+    LANES,
+    COLLECTED,
+    VERDICT,
+    SHARD_TIMINGS,
 )
 CLEARED = CLEARED_DIRS + CLEARED_FILES  # what the clean-up before every run deletes
-KEPT_DIRS = ("services",)  # the services' state and scratch space: never cleared
+KEPT_DIRS = (SERVICES,)  # never cleared: its state file is how a killed run's services are found
 # Every name ci-toolkit itself writes at the top of the output dir, the timing history aside.
 RESERVED = (*CLEARED, *KEPT_DIRS, GITIGNORE, MARKER, LOCK)
 
@@ -84,7 +118,98 @@ _PID_WAIT = 1.0  # seconds to wait for a holder that has just taken the lock to 
 
 
 def output_path(config: Config) -> Path:
-    return config.root / config.output_dir  # an absolute output_dir replaces root
+    return config.root / config.output_dir
+
+
+def timings_path(config: Config) -> Path:
+    """The timing history; unlike the output dir it may lie anywhere (an absolute path replaces root)."""
+    return config.root / config.timings
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """Where a run's artefacts go in the output dir `output_dir`."""
+
+    output_dir: Path
+
+    @classmethod
+    def for_config(cls, config: Config) -> RunPaths:
+        return cls(output_path(config))
+
+    @property
+    def junit(self) -> Path:
+        return self.output_dir / JUNIT
+
+    @property
+    def results(self) -> Path:
+        return self.output_dir / RESULTS
+
+    @property
+    def coverage(self) -> Path:
+        return self.output_dir / COVERAGE
+
+    @property
+    def coverage_file(self) -> Path:
+        return self.output_dir / COVERAGE_DATA
+
+    def junit_file(self, lane: str) -> Path:
+        return self.junit / f"{lane}.xml"
+
+    def results_file(self, lane: str) -> Path:
+        return self.results / f"{lane}.json"
+
+    def lane_coverage_file(self, lane: str) -> Path:
+        # A directory per lane: pytest-cov combines every `<COVERAGE_FILE>.*` next to COVERAGE_FILE, and
+        # lane names may contain dots, so lane "a" would swallow the data of lane "a.slow".
+        return self.coverage / lane / COVERAGE_DATA
+
+    @property
+    def scratch(self) -> Path:
+        """Working files of the run's pytest processes (the collection run's, xdist's sidecar): here
+        rather than in a system temp dir, so that what a killed run left goes with the next run."""
+        return self.output_dir / SCRATCH
+
+    @property
+    def plan_file(self) -> Path:
+        return self.output_dir / PLAN
+
+    @property
+    def run_file(self) -> Path:
+        return self.output_dir / RUN
+
+    @property
+    def shard_timings_file(self) -> Path:
+        return self.output_dir / SHARD_TIMINGS
+
+    @property
+    def logs(self) -> Path:
+        return self.output_dir / LOGS
+
+    @property
+    def lanes_file(self) -> Path:
+        return self.output_dir / LANES
+
+    @property
+    def collected_file(self) -> Path:
+        return self.output_dir / COLLECTED
+
+    @property
+    def verdict_file(self) -> Path:
+        return self.output_dir / VERDICT
+
+    def coverage_data_files(self) -> list[Path]:
+        """Every coverage data file the lanes left: pytest-cov's combined one, plus any a crash left."""
+        if not self.coverage.is_dir():
+            return []
+        return sorted(
+            path
+            for path in self.coverage.glob(f"*/{COVERAGE_DATA}*")
+            if path.is_file() and not path.name.endswith(SQLITE_SIDE_FILES)
+        )
+
+    def prepare(self, config: Config | None = None) -> None:
+        """Claim the output dir, then remove our artefacts of a previous run and nothing else (`prepare`)."""
+        prepare(self.output_dir, config=config)
 
 
 def _key(config: Config | None) -> str:
@@ -134,7 +259,7 @@ def tracked_files(config: Config, directory: Path) -> list[str]:
     if proc.returncode != 0:  # not a git checkout (or the output dir lies outside it)
         return []
     allowed = {os.path.normpath(os.path.join(relative, name)) for name in (GITIGNORE, MARKER)}
-    allowed.add(os.path.normpath(os.path.relpath(config.root / config.timings, config.root)))
+    allowed.add(os.path.normpath(os.path.relpath(timings_path(config), config.root)))
     names = [name for name in proc.stdout.decode("utf-8", "replace").split("\0") if name]
     return [name for name in names if os.path.normpath(name) not in allowed]
 
@@ -251,7 +376,7 @@ def prepare(directory: Path, *, config: Config | None = None) -> None:
                 shutil.rmtree(path)  # strict: a stale artefact left behind could pass for this run's
         for name in CLEARED_FILES:
             (directory / name).unlink(missing_ok=True)
-        for name in ("junit", "results", "coverage"):
+        for name in (JUNIT, RESULTS, COVERAGE):
             (directory / name).mkdir(parents=True, exist_ok=True)
         if not (directory / GITIGNORE).exists():
             write_text(directory / GITIGNORE, GITIGNORE_TEXT)
@@ -301,5 +426,5 @@ def _holder(fd: int) -> str:
 
 def _timings_names(config: Config, directory: Path) -> tuple[str, ...]:
     """The name of the configured timing history when it sits at the top of the output dir."""
-    path = Path(os.path.normpath(config.root / config.timings))
+    path = Path(os.path.normpath(timings_path(config)))
     return (path.name,) if path.parent == Path(os.path.normpath(directory)) else ()

@@ -1,80 +1,52 @@
-"""Test outcomes of one lane, as recorded by our pytest plugin: the results file's writer and reader.
+"""A lane's result, judged on pytest's exit code and on what our plugin recorded, never on the exit code
+alone: pytest(-xdist) can exit 0 after an INTERNALERROR, or with selected tests that never ran. A test
+that was selected but never reported, an INTERNALERROR that pytest logged and then exited 0 after, or a
+results file of another run fails the lane.
 
-A results file (version 2) holds one entry per test with its worst outcome, the counts pytest's own
-terminal summary shows (one per report, so a passing test whose teardown fails counts as one passed and
-one error, exactly as pytest says), and what the session as a whole did: its exit status, internal errors,
-why it stopped early, and whether it ran tests at all (`--collect-only`). From that, ci-toolkit decides
-whether a lane is green on its own evidence rather than on pytest's exit code alone: a test that was
-selected but never reported, or an INTERNALERROR that pytest(-xdist) logged and then exited 0 after, fails
-the lane.
+The results file itself (its writer and reader) is ci_toolkit.run.exchange.results; its outcomes are
+re-exported here for the modules that read a lane's tests.
 """
 
 from __future__ import annotations
 
-import json
-import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from ci_toolkit.errors import DataError
+from ci_toolkit.errors import DataError, PytestExit
+from ci_toolkit.run.exchange import results as results_file
+from ci_toolkit.run.exchange.results import OUTCOMES, Results, Session, TestOutcome
 
-RESULTS_VERSION = 2
-# "notrun": selected, never reported, and the session had stopped early (-x, --maxfail, pytest.exit()).
-OUTCOMES = ("passed", "failed", "skipped", "error", "xfailed", "xpassed", "notrun")
+if TYPE_CHECKING:
+    from ci_toolkit.config import Lane
+    from ci_toolkit.run.layout import RunPaths
 
-# pytest's exit codes (pytest.ExitCode), as the summary explains them.
+__all__ = ["OUTCOMES", "LaneResult", "Results", "Session", "TestOutcome", "exit_meaning", "lane_result"]
+
+# pytest's exit codes, as the summary explains them.
 PYTEST_EXIT_MEANINGS = {
-    0: "all tests passed",
-    1: "tests failed",
-    2: "interrupted",
-    3: "internal error",
-    4: "usage error",
-    5: "no tests collected",
+    PytestExit.OK: "all tests passed",
+    PytestExit.TESTS_FAILED: "tests failed",
+    PytestExit.INTERRUPTED: "interrupted",
+    PytestExit.INTERNAL_ERROR: "internal error",
+    PytestExit.USAGE_ERROR: "usage error",
+    PytestExit.NO_TESTS_COLLECTED: "no tests collected",
 }
+_FAILING = ("failed", "error")
 
 
 def exit_meaning(code: int) -> str:
     if code in PYTEST_EXIT_MEANINGS:
-        return PYTEST_EXIT_MEANINGS[code]
+        return PYTEST_EXIT_MEANINGS[PytestExit(code)]
     if code < 0:  # subprocess's way of saying the process died of signal -code
         return f"killed by signal {-code}"
     return "not one of pytest's exit codes"
 
 
-@dataclass(frozen=True)
-class TestOutcome:
-    __test__ = False  # not a pytest test class, whatever its name says
-    nodeid: str
-    outcome: str  # one of OUTCOMES
-    setup: float = 0.0
-    call: float = 0.0
-    teardown: float = 0.0
-    message: str = ""  # first line of the failure, for the summary
-
-    @property
-    def duration(self) -> float:
-        return self.setup + self.call + self.teardown
-
-
-@dataclass(frozen=True)
-class Session:
-    """What the lane's pytest session did as a whole."""
-
-    run_id: str = ""  # the ci-toolkit run that started it (--ci-toolkit-run)
-    exitstatus: int | None = None  # as pytest_sessionfinish saw it; None: the session never finished
-    internal_errors: tuple[str, ...] = ()  # first line of each INTERNALERROR pytest (or a worker) logged
-    stopped: str = ""  # why the session stopped before running every test ("" when it did not)
-    ran_tests: bool = True  # False under --collect-only / --setup-only / --setup-plan
-    selected: int = 0  # tests left after deselection
-
-
-@dataclass(frozen=True)
-class Results:
-    tests: tuple[TestOutcome, ...] = ()
-    counts: Mapping[str, int] = field(default_factory=dict)  # pytest's terminal categories
-    session: Session = field(default_factory=Session)
+def load_outcomes(path: Path) -> tuple[TestOutcome, ...]:
+    """The tests of a results file; a DataError naming it when it cannot be read."""
+    return results_file.read(path).tests
 
 
 @dataclass(frozen=True)
@@ -100,7 +72,7 @@ class LaneResult:
 
     @property
     def failed(self) -> tuple[TestOutcome, ...]:
-        return tuple(o for o in self.outcomes if o.outcome in ("failed", "error"))
+        return tuple(o for o in self.outcomes if o.outcome in _FAILING)
 
     @property
     def not_run(self) -> tuple[TestOutcome, ...]:
@@ -110,107 +82,60 @@ class LaneResult:
     def ok(self) -> bool:
         if self.skipped_reason is not None:
             return True
-        return self.exit_code == 0 and not self.failed and not self.not_run and not self.problems
+        return self.exit_code == PytestExit.OK and not self.failed and not self.not_run and not self.problems
 
 
-def dump_results(results: Results) -> str:
-    """The results file our pytest plugin writes."""
-    tests = [
-        {
-            "nodeid": o.nodeid,
-            "outcome": o.outcome,
-            "setup": o.setup,
-            "call": o.call,
-            "teardown": o.teardown,
-            "message": o.message,
-        }
-        for o in results.tests
-    ]
-    s = results.session
-    doc = {
-        "version": RESULTS_VERSION,
-        "tests": tests,
-        "counts": dict(results.counts),
-        "session": {
-            "run": s.run_id,
-            "exitstatus": s.exitstatus,
-            "internal_errors": list(s.internal_errors),
-            "stopped": s.stopped,
-            "ran_tests": s.ran_tests,
-            "selected": s.selected,
-        },
-    }
-    return json.dumps(doc, indent=1, allow_nan=False) + "\n"
-
-
-def load_outcomes(path: Path) -> tuple[TestOutcome, ...]:
-    return load_results(path).tests
-
-
-def load_results(path: Path) -> Results:
-    """Read a results file; anything missing, unreadable or malformed is a DataError naming the file."""
+def lane_result(lane: Lane, paths: RunPaths, code: int, wall_time: float, run_id: str = "") -> LaneResult:
+    """The finished lane, from its pytest's exit `code` and the results file it left."""
+    problems: list[str] = []
+    pytest_code = code
+    green = (PytestExit.OK, PytestExit.NO_TESTS_COLLECTED)  # what pytest claims without results is no pass
+    path = paths.results_file(lane.name)
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise DataError(f"{path}: no test results file (did pytest crash?)") from None
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise DataError(f"{path}: unreadable test results file: {exc}") from None
-    if (
-        not isinstance(doc, dict)
-        or doc.get("version") != RESULTS_VERSION
-        or not isinstance(doc.get("tests"), list)
-        or not isinstance(doc.get("counts"), dict)
-        or not isinstance(doc.get("session"), dict)
+        recorded: Results | None = results_file.read(path)
+    except DataError as exc:
+        recorded = None
+        if code in green:
+            problems.append(f"pytest exited with {code} but left no results ({exc})")
+            code = PytestExit.INTERNAL_ERROR
+    if recorded is not None and recorded.session.run_id != run_id:
+        # Written by a pytest of another run (one that outlived its ci-toolkit): never this lane's result.
+        problems.append(f"{path}: written by another ci-toolkit run")
+        recorded, code = None, PytestExit.INTERNAL_ERROR
+    session = recorded.session if recorded is not None else None
+    if session is not None and session.internal_errors:
+        more = len(session.internal_errors) - 1
+        also = f" (and {more} more)" if more else ""
+        problems.append(f"INTERNALERROR: {session.internal_errors[0]}{also}")
+        if code in green:
+            code = PytestExit.INTERNAL_ERROR  # pytest's own code for an internal error, which it did not give
+    outcomes = () if recorded is None else recorded.tests
+    ran_tests = session is None or session.ran_tests
+    empty_ok = code == PytestExit.NO_TESTS_COLLECTED and lane.allow_empty and ran_tests and not problems
+    if not ran_tests and code in green:
+        problems.append("pytest ran no test (--collect-only, --setup-only or --setup-plan)")
+        code = PytestExit.NO_TESTS_COLLECTED
+    elif (
+        code == pytest_code
+        and code != PytestExit.OK
+        and not empty_ok
+        and not _failing_explains(code, outcomes)
     ):
-        raise DataError(f"{path}: not a version {RESULTS_VERSION} ci-toolkit results file")
-    try:
-        tests = tuple(_outcome(entry) for entry in doc["tests"])
-        counts = {str(k): _count(v) for k, v in doc["counts"].items()}
-        session = _session(doc["session"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise DataError(f"{path}: malformed entry in results file: {exc}") from None
-    return Results(tests, counts, session)
-
-
-def _count(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"count {value!r} is not a whole number >= 0")
-    return value
-
-
-def _seconds(value: Any) -> float:
-    seconds = float(value)
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ValueError(f"duration {value!r} is not a finite number >= 0")
-    return seconds
-
-
-def _session(entry: Mapping[str, Any]) -> Session:
-    status = entry.get("exitstatus")
-    if status is not None and (isinstance(status, bool) or not isinstance(status, int)):
-        raise ValueError(f"exitstatus {status!r}")
-    errors = entry.get("internal_errors", [])
-    if not isinstance(errors, list):
-        raise ValueError("internal_errors is not a list")
-    return Session(
-        run_id=str(entry.get("run") or ""),
-        exitstatus=status,
-        internal_errors=tuple(str(e) for e in errors),
-        stopped=str(entry.get("stopped") or ""),
-        ran_tests=bool(entry.get("ran_tests", True)),
-        selected=_count(entry.get("selected", 0)),
+        # Every exit code that no failing test accounts for is named, with what pytest means by it.
+        problems.insert(0, f"pytest exit code {code}: {exit_meaning(code)}")
+    junit = paths.junit_file(lane.name)
+    return LaneResult(
+        name=lane.name,
+        exit_code=int(code),
+        wall_time=wall_time,
+        outcomes=outcomes,
+        junit_path=str(junit) if junit.is_file() else None,
+        skipped_reason="no tests selected" if empty_ok else None,
+        counts=None if recorded is None else recorded.counts,
+        problems=tuple(problems),
+        ran_tests=ran_tests,
     )
 
 
-def _outcome(entry: dict[str, Any]) -> TestOutcome:
-    outcome = entry["outcome"]
-    if outcome not in OUTCOMES:
-        raise ValueError(f"unknown outcome {outcome!r}")
-    return TestOutcome(
-        nodeid=str(entry["nodeid"]),
-        outcome=outcome,
-        setup=_seconds(entry.get("setup", 0.0)),
-        call=_seconds(entry.get("call", 0.0)),
-        teardown=_seconds(entry.get("teardown", 0.0)),
-        message=str(entry.get("message", "")),
-    )
+def _failing_explains(code: int, outcomes: Sequence[TestOutcome]) -> bool:
+    return code == PytestExit.TESTS_FAILED and any(o.outcome in _FAILING for o in outcomes)

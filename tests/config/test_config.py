@@ -9,23 +9,9 @@ from typing import Any
 
 import pytest
 
-from ci_toolkit import config as config_module
-from ci_toolkit.config import (
-    COVERAGE_KEYS,
-    LANE_KEYS,
-    TOP_KEYS,
-    Config,
-    CoverageConfig,
-    Floor,
-    Lane,
-    find_pyproject,
-    glob_problem,
-    load,
-    parse,
-)
-from ci_toolkit.config.keypath import format_key_path
-from ci_toolkit.config.services import SERVICE_KEYS
+from ci_toolkit.config import Config, CoverageConfig, Floor, Lane, load, max_workers, parse
 from ci_toolkit.errors import ConfigError, ExitCode
+from ci_toolkit.run import layout as outdir
 from ci_toolkit.services.base import ServiceSpec
 
 SOURCE = Path("pyproject.toml")
@@ -272,6 +258,12 @@ BAD = [
     (tool({"output_dir": "a/.."}), "output_dir: expected a subdirectory of the project root"),
     (tool({"output_dir": ""}), 'output_dir: expected a directory path relative to the project root, got ""'),
     (tool({"output_dir": 5}), "output_dir: expected a directory path relative to the project root, got 5"),
+    (tool({"output_dir": "a/.git/out"}), 'output_dir: expected a directory outside .git, got "a/.git/out"'),
+    (
+        tool({"workers": 100_000}),
+        'workers: expected "auto" or a whole number >= 0 and at most '
+        f"{max_workers()} (4 per CPU, and never less than 64), got 100000",
+    ),
 ]
 
 
@@ -415,107 +407,6 @@ def test_string_source_is_shown_as_given_and_root_is_cwd(tmp_path: Path) -> None
     assert parse({}, "<memory>", cwd=tmp_path) == Config(root=tmp_path, path=None)
     with pytest.raises(ConfigError, match=r"^<memory>: tool\.ci-toolkit\.workers: "):
         parse(tool({"workers": "x"}), "<memory>", cwd=tmp_path)
-
-
-# -- files: discovery, reading, TOML errors -------------------------------------------------------------
-
-
-def test_nearest_pyproject_is_found_from_a_subdirectory(tmp_path: Path) -> None:
-    write(tmp_path, "[tool.ci-toolkit]\nworkers = 1\n")
-    inner = write(tmp_path / "pkg", "[tool.ci-toolkit]\nworkers = 2\n")
-    deep = tmp_path / "pkg" / "src" / "deep"
-    deep.mkdir(parents=True)
-    config = load(cwd=deep)
-    assert config.path == inner
-    assert config.root == tmp_path / "pkg"
-    assert config.workers == 2
-    assert find_pyproject(tmp_path / "other") == tmp_path / "pyproject.toml"
-
-
-def test_error_in_a_parent_pyproject_shows_an_absolute_path(tmp_path: Path) -> None:
-    path = write(tmp_path, "[tool.ci-toolkit]\nworkers = -1\n")
-    sub = tmp_path / "sub"
-    sub.mkdir()
-    with pytest.raises(ConfigError) as info:
-        load(cwd=sub)
-    assert (
-        str(info.value) == f'{path}: tool.ci-toolkit.workers: expected "auto" or a whole number >= 0, got -1'
-    )
-
-
-def test_error_under_cwd_shows_a_relative_path(tmp_path: Path) -> None:
-    write(tmp_path / "conf", "[tool.ci-toolkit]\nallow_overlap = 1\n", name="ci.toml")
-    with pytest.raises(ConfigError, match=r"^conf/ci\.toml: tool\.ci-toolkit\.allow_overlap: expected true"):
-        load(Path("conf/ci.toml"), cwd=tmp_path)
-
-
-def test_no_pyproject_anywhere(tmp_path: Path) -> None:
-    if find_pyproject(tmp_path) is not None:
-        pytest.skip(f"a pyproject.toml exists above {tmp_path} on this machine")
-    with pytest.raises(ConfigError) as info:
-        load(cwd=tmp_path)
-    assert str(info.value) == (
-        f"no pyproject.toml found in {tmp_path} or any parent directory: "
-        "run ci-toolkit inside a project or pass --config PATH"
-    )
-
-
-@pytest.mark.parametrize(
-    ("text", "line", "reason"),
-    [
-        ('[tool.ci-toolkit]\nworkers = "auto\n', 2, "Illegal character"),
-        ("[tool.ci-toolkit]\nworkers = 1\nworkers = 2\n", 3, "Cannot overwrite a value"),
-        ("[tool.ci-toolkit]\nworkers =", 2, "Invalid value"),
-    ],
-)
-def test_broken_toml_is_one_line_with_the_line_number(
-    tmp_path: Path, text: str, line: int, reason: str
-) -> None:
-    write(tmp_path, text)
-    with pytest.raises(ConfigError) as info:
-        load(cwd=tmp_path)
-    message = str(info.value)
-    assert message.startswith(f"pyproject.toml:{line}: invalid TOML: {reason}")
-    assert "\n" not in message
-
-
-def test_unreadable_files_are_one_line(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"^missing\.toml: cannot read: No such file or directory$"):
-        load(Path("missing.toml"), cwd=tmp_path)
-    (tmp_path / "dir.toml").mkdir()
-    with pytest.raises(ConfigError, match=r"^dir\.toml: cannot read: "):
-        load(tmp_path / "dir.toml", cwd=tmp_path)
-    (tmp_path / "latin1.toml").write_bytes(b'name = "caf\xe9"\n')
-    with pytest.raises(
-        ConfigError, match=r"^latin1\.toml: cannot read: not UTF-8 text \(bad byte at offset 11\)$"
-    ):
-        load(Path("latin1.toml"), cwd=tmp_path)
-
-
-# -- helpers and documentation ----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("path", "text"),
-    [
-        (("tool", "ci-toolkit", "lanes", 1, "workers"), "tool.ci-toolkit.lanes[1].workers"),
-        (("tool", "ci-toolkit", "coverage", "paths", "app/**"), 'tool.ci-toolkit.coverage.paths."app/**"'),
-        (("a", 'say "hi"\n'), 'a."say \\"hi\\"\\n"'),
-    ],
-)
-def test_format_key_path(path: tuple[str | int, ...], text: str) -> None:
-    assert format_key_path(path) == text
-
-
-@pytest.mark.parametrize("pattern", ["app/**", "**/test_*.py", "app/[ab]*.py", "app/models.py", "*"])
-def test_good_globs(pattern: str) -> None:
-    assert glob_problem(pattern) is None
-
-
-def test_every_key_is_documented_in_the_module_docstring() -> None:
-    doc = config_module.__doc__ or ""
-    for key in (*TOP_KEYS, *LANE_KEYS, *COVERAGE_KEYS, *SERVICE_KEYS):
-        assert f"{key} =" in doc or f".{key}]" in doc, key
 
 
 # -- services ---------------------------------------------------------------------------------------------
@@ -981,6 +872,14 @@ TIMING_BAD = [
         tool({"keep_together": ["tests/a.py", "tests/a.py"]}),
         'keep_together[1]: duplicate pattern "tests/a.py", also at keep_together[0]',
     ),
+    (
+        tool({"timings": ".ci-toolkit/.lock"}),
+        'timings: expected a file ci-toolkit does not write itself, got ".ci-toolkit/.lock"',
+    ),
+    (
+        tool({"timings": "conf/pyproject.toml"}),
+        "timings: expected a timing history file, not pyproject.toml (the configuration file)",
+    ),
     (tool({"timings_alfa": 0.5}), 'tool.ci-toolkit.timings_alfa: unknown key; did you mean "timings_alpha"?'),
 ]
 
@@ -1036,3 +935,16 @@ def test_timing_keys_are_read(tmp_path: Path) -> None:
 )
 def test_timings_paths_that_survive_a_run_are_accepted(value: str, tmp_path: Path) -> None:
     assert parse_here(tool({"timings": value}), tmp_path).timings == Path(value)
+
+
+@pytest.mark.parametrize("name", outdir.CLEARED)
+def test_timings_cannot_be_what_the_run_layout_clears(name: str, tmp_path: Path) -> None:
+    # The names come from ci_toolkit.run.layout alone: config keeps no copy that could drift.
+    message = error_of(tool({"timings": f".ci-toolkit/{name}"}), tmp_path)
+    assert f"expected a file outside .ci-toolkit/{name} (cleared before every run)" in message
+
+
+@pytest.mark.parametrize("name", [name for name in outdir.RESERVED if name not in outdir.CLEARED])
+def test_timings_cannot_be_a_file_the_run_layout_writes(name: str, tmp_path: Path) -> None:
+    message = error_of(tool({"output_dir": "build", "timings": f"build/{name}"}), tmp_path)
+    assert "expected a file ci-toolkit does not write itself" in message

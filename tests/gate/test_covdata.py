@@ -138,7 +138,7 @@ def test_pragma_and_exclude_also_are_respected(loaded: CoverageReport) -> None:
     assert (a.branches, a.missing_branches) == (2, ((5, 7),))
     assert (a.covered, a.total) == (7, 9)
     empty = loaded.get("pkg/__init__.py")
-    assert empty is not None and empty.total == 0 and empty.percent == 100.0
+    assert empty is not None and empty.total == 0 and empty.measure.percent == 100.0
 
 
 def test_agrees_with_coverage_json(sample: tuple[Path, Path], loaded: CoverageReport, tmp_path: Path) -> None:
@@ -302,3 +302,34 @@ def test_data_file_copied_elsewhere_still_loads(sample: tuple[Path, Path], tmp_p
     copy = tmp_path / "x"
     shutil.copy(data, copy)
     assert [f.path for f in load(copy, root).files][-1] == "pkg/never.py"
+
+
+def test_a_json_report_is_judged_on_its_source_with_unnamed_files_at_zero(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {"pkg/__init__.py": "", "pkg/a.py": "x = 1\n", "pkg/b.py": "x = 1\ny = 2\n", "t.py": "z = 3\n"},
+    )
+    entry = {"executed_lines": [1], "missing_lines": [], "summary": {"num_statements": 1}}
+    report = tmp_path / "cov.json"
+    report.write_text(
+        json.dumps({"meta": {}, "files": {"pkg/a.py": entry, "pkg/__init__.py": entry, "t.py": entry}})
+    )
+    assert [f.path for f in load(report, tmp_path).files] == ["pkg/__init__.py", "pkg/a.py", "t.py"]
+    assert load(report, tmp_path, source=()).files == ()
+    judged = load(report, tmp_path, source=(tmp_path / "pkg",))
+    assert [(f.path, f.statements, f.missing_lines) for f in judged.files] == [
+        ("pkg/__init__.py", 1, ()),
+        ("pkg/a.py", 1, ()),
+        ("pkg/b.py", 2, (1, 2)),  # never named by the report: analysed, nothing covered
+    ]
+    everything = load(report, tmp_path, source=(tmp_path / "pkg" / "a.py", tmp_path / "pkg" / "__init__.py"))
+    assert [f.path for f in everything.files] == ["pkg/__init__.py", "pkg/a.py"]  # nothing left to analyse
+
+
+def test_a_json_report_measured_elsewhere_is_refused(tmp_path: Path) -> None:
+    write(tmp_path, {"pkg/a.py": "x = 1\n"})
+    entry = {"executed_lines": [1], "missing_lines": [], "summary": {"num_statements": 1}}
+    report = tmp_path / "cov.json"
+    report.write_text(json.dumps({"meta": {}, "files": {"/ci/build/pkg/a.py": entry}}))
+    with pytest.raises(DataError, match=r"none of the 1 files it names is under the coverage source \(pkg\)"):
+        load(report, tmp_path, source=(tmp_path / "pkg",))

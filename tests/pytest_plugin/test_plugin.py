@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from ci_toolkit.run.exchange import lanes as lanes_file
 from ci_toolkit.run.results import load_outcomes
 
 pytestmark = pytest.mark.e2e
@@ -234,7 +235,7 @@ def test_collect_evaluates_every_lane_before_deselection(project: Path, tmp_path
         "rest": "not serial and not integration",
         "all": None,
     }
-    (tmp_path / "lanes.json").write_text(json.dumps(lanes))
+    lanes_file.write(tmp_path / "lanes.json", lanes)
     out = tmp_path / "collected.json"
     proc = pytest_run(
         project,
@@ -258,7 +259,7 @@ def test_collect_evaluates_every_lane_before_deselection(project: Path, tmp_path
 
 
 def test_collect_rejects_an_invalid_lane_expression(project: Path, tmp_path: Path) -> None:
-    (tmp_path / "lanes.json").write_text(json.dumps({"broken": "serial and"}))
+    lanes_file.write(tmp_path / "lanes.json", {"broken": "serial and"})
     proc = pytest_run(
         project,
         "--collect-only",

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from ci_toolkit import timing as timings
 from ci_toolkit.pytest_plugin.scheduler import base_id, group_suffix
 from ci_toolkit.run.results import load_outcomes
-from ci_toolkit.timing import history as timings
 
 pytestmark = pytest.mark.e2e
 

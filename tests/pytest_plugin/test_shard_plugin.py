@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from ci_toolkit import planning
-from ci_toolkit.pytest_plugin import parse_shard, shard_from_env
+from ci_toolkit import timing as timings
+from ci_toolkit.pytest_plugin.shard import parse_shard, shard_from_env
 from ci_toolkit.run.results import load_outcomes
-from ci_toolkit.timing import history as timings
 
 SUITE = {
     "tests/test_many.py": """\

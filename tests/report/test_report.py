@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ci_toolkit.config import CoverageConfig, Floor
-from ci_toolkit.gate.covdata import CoverageReport, FileCoverage
+from ci_toolkit.gate.measured import CoverageReport, FileCoverage
 from ci_toolkit.gate.verdict import Verdict, evaluate
 from ci_toolkit.report import Counts, json_report, lane_counts, overall_passed, summary_line, total_counts
 from ci_toolkit.report.terminal import MAX_FAILED_TESTS, render

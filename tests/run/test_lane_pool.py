@@ -6,7 +6,7 @@ import io
 from pathlib import Path
 
 from ci_toolkit.config import Lane
-from ci_toolkit.run.lane_pool import LaneOutput, may_join, startable
+from ci_toolkit.run.lane_pool import LaneOutput, header, may_join, startable
 
 WORKERS = {"unit": 0, "slow": 0, "api": 2, "serial": 0, "db-a": 0, "db-b": 0}
 
@@ -70,3 +70,9 @@ def test_the_terminal_shows_one_lane_at_a_time_in_start_order(tmp_path: Path) ->
     assert out.getvalue().endswith("slow: second\na note\n")
     output.say("after")  # nothing holds the terminal: shown at once
     assert out.getvalue().endswith("a note\nafter\n")
+
+
+def test_header() -> None:
+    assert header("integration", 42, 2) == "== lane integration: 42 tests, 2 workers =="
+    assert header("serial", 1, 0) == "== lane serial: 1 test, no xdist =="
+    assert header("all", None, 1) == "== lane all: 1 worker =="

@@ -130,8 +130,8 @@ def test_plan_predicts_what_local_shard_runs(sample_project_factory: Callable[..
     """Issue 10's drift: `local --shard` priced a test at 1/W of its seconds for a lane on W workers,
     `ci-toolkit plan` did not, so with unequal worker counts the two predicted other seconds and could
     split otherwise. One cost model (planning.cost) now serves both: the plans are the same."""
+    from ci_toolkit import timing as timings
     from ci_toolkit.commands.plan import command as plan
-    from ci_toolkit.timing import history as timings
 
     project = sample_project_factory(pyproject_extra=LANES)
     known = {"tests/test_unit.py::test_add": 4.0, "tests/test_integration.py::test_sign_positive": 3.0}

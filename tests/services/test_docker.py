@@ -20,12 +20,14 @@ from pathlib import Path
 
 import pytest
 
-from ci_toolkit.services import probes
+from ci_toolkit.services import kinds, probes
 from ci_toolkit.services.backends import docker
 from ci_toolkit.services.backends.docker import DockerBackend, run_command
 from ci_toolkit.services.base import Endpoint, ServiceError, ServiceSpec
+from ci_toolkit.services.kinds import postgres
 
 FAKE_DIR = Path(__file__).parents[1] / "fake_docker"
+HOST = "127.0.0.1"
 
 
 def flag_values(argv: list[str], flag: str) -> list[str]:
@@ -133,8 +135,13 @@ def test_other_commands() -> None:
     assert docker.info_command() == ["docker", "info", "--format", "{{.ServerVersion}}"]
 
 
+def in_container(kind: str, user: str, password: str, database: str) -> Endpoint:
+    return Endpoint("db", kind, "docker", HOST, 1, user, password, database, handle={"container": "abc"})
+
+
 def test_create_databases_command_for_postgres_quotes_names() -> None:
-    argv = docker.create_databases_command("postgres", "abc", "app", "pw", "appdb", ["t_gw0", 'we"ird'])
+    endpoint = in_container("postgres", "app", "pw", "appdb")
+    argv = docker.create_databases_command(endpoint, ["t_gw0", 'we"ird'])
     assert argv[:5] == ["docker", "exec", "--env", "PGPASSWORD=pw", "abc"]
     assert argv[5:12] == ["psql", "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-U", "app", "-d"]
     assert flag_values(argv, "-c") == [
@@ -147,7 +154,7 @@ def test_create_databases_command_for_postgres_quotes_names() -> None:
 
 @pytest.mark.parametrize(("kind", "client"), [("mysql", "mysql"), ("mariadb", "mariadb")])
 def test_create_databases_command_for_mysql_family(kind: str, client: str) -> None:
-    argv = docker.create_databases_command(kind, "abc", "app", "pw", "test", ["t_gw0"])
+    argv = docker.create_databases_command(in_container(kind, "app", "pw", "test"), ["t_gw0"])
     assert argv == [
         "docker", "exec", "--env", "MYSQL_PWD=pw", "abc", client, "-uroot", "-e",
         "DROP DATABASE IF EXISTS `t_gw0`; CREATE DATABASE `t_gw0`",
@@ -156,7 +163,7 @@ def test_create_databases_command_for_mysql_family(kind: str, client: str) -> No
 
 def test_create_databases_command_for_redis_is_an_error() -> None:
     with pytest.raises(ServiceError, match="no databases"):
-        docker.create_databases_command("redis", "abc", "", "", "0", ["x"])
+        docker.create_databases_command(in_container("redis", "", "", "0"), ["x"])
 
 
 def test_parse_port() -> None:
@@ -275,7 +282,7 @@ def test_start_postgres_waits_for_healthy_and_a_real_probe(fake_docker: FakeDock
         assert (endpoint.user, endpoint.password, endpoint.database) == ("app", "pw", "postgres")
         assert endpoint.handle["container"] == container
         assert endpoint.backend == "docker"
-        assert probes.postgres_ready(endpoint.host, endpoint.port)
+        assert postgres.ready(endpoint.host, endpoint.port)
         run = fake_docker.calls("run")[0]
         assert "ci-toolkit.project=proj" in run and "ci-toolkit.run=run1" in run
         assert fake_docker.calls("port") == [["port", container, "5432/tcp"]]
@@ -381,7 +388,7 @@ def test_an_interrupt_while_waiting_removes_the_container(
     def interrupted(*args: object, **kwargs: object) -> object:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(probes, "probe_for", interrupted)
+    monkeypatch.setattr(type(kinds.get("redis")), "probe", interrupted)
     with pytest.raises(KeyboardInterrupt):
         DockerBackend(run_id="r3").start(ServiceSpec("cache", "redis"), tmp_path)
     assert fake_docker.calls("rm") == [["rm", "--force", "--volumes", "ci-toolkit-cache-r3"]]
@@ -445,8 +452,8 @@ def test_remove_leftovers_by_project_label_keeps_the_ones_asked(
     mine_a = DockerBackend(project="mine", run_id="a").start(ServiceSpec("cache", "redis"), tmp_path)
     mine_b = DockerBackend(project="mine", run_id="b").start(ServiceSpec("cache", "redis"), tmp_path)
     theirs = DockerBackend(project="theirs", run_id="c").start(ServiceSpec("cache", "redis"), tmp_path)
-    removed = DockerBackend(project="mine").remove_leftovers(keep=[mine_a.handle["container"]])
-    assert removed == [mine_b.handle["container"][:12]]
+    removed = DockerBackend(project="mine").remove_leftovers(keep=[mine_a])
+    assert removed == [f"container {mine_b.handle['container'][:12]}"]
     assert set(fake_docker.containers()) == {mine_a.handle["container"], theirs.handle["container"]}
     assert docker.remove_leftovers("theirs") == [theirs.handle["container"][:12]]
     assert docker.remove_leftovers("mine") == [mine_a.handle["container"][:12]]
@@ -457,6 +464,7 @@ def test_remove_leftovers_by_project_label_keeps_the_ones_asked(
 def test_remove_leftovers_without_docker_is_a_no_op(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
     assert docker.remove_leftovers("p") == []
+    assert DockerBackend(project="p").remove_leftovers([]) == []  # no engine: nothing it could remove
 
 
 def test_no_listener_survives_stop(fake_docker: FakeDocker, tmp_path: Path) -> None:

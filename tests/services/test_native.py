@@ -15,32 +15,36 @@ from pathlib import Path
 import pytest
 from support import processes_mentioning
 
-from ci_toolkit.services import binaries, catalog
+from ci_toolkit.services import binaries, kinds, templates
 from ci_toolkit.services.backends.native import NativeBackend, free_port
 from ci_toolkit.services.base import Endpoint, ServiceError, ServiceSpec
 
 
+def _hint(kind: str) -> str:
+    install = kinds.get(kind).install
+    assert install is not None
+    return install.binaries_hint()
+
+
 def _have(kind: str, source: str) -> bool:
-    return any(b.source == source for b in binaries.candidates(kind, source))
+    return any(b.source == source for b in kinds.get(kind).candidates(source))
 
 
 def _need(kind: str, source: str) -> pytest.MarkDecorator:
-    return pytest.mark.skipif(
-        not _have(kind, source), reason=f"no {source} {kind} binaries: {binaries.INSTALL_HINT[kind]}"
-    )
+    return pytest.mark.skipif(not _have(kind, source), reason=f"no {source} {kind} binaries: {_hint(kind)}")
 
 
 needs_any_redis = pytest.mark.skipif(
-    not binaries.candidates("redis"), reason=f"no redis server: {binaries.INSTALL_HINT['redis']}"
+    not kinds.get("redis").candidates(), reason=f"no redis server: {_hint('redis')}"
 )
 needs_any_postgres = pytest.mark.skipif(
-    not binaries.candidates("postgres"), reason=f"no postgres server: {binaries.INSTALL_HINT['postgres']}"
+    not kinds.get("postgres").candidates(), reason=f"no postgres server: {_hint('postgres')}"
 )
 
 
 def _url(spec: ServiceSpec, endpoint: Endpoint, database: str | None = None) -> str:
-    (template,) = catalog.exports(spec).values()
-    return catalog.render(template, endpoint.fields(database))
+    (template,) = templates.exports(spec).values()
+    return templates.render(template, endpoint.fields(database))
 
 
 def _leftovers(marker: str) -> list[str]:
@@ -202,7 +206,7 @@ def test_postgres_port_retry(started) -> None:
 
 @pytest.mark.skipif(
     NativeBackend().unavailable_reason(ServiceSpec(name="m", kind="mariadb")) is not None,
-    reason=f"no mariadb server and client: {binaries.INSTALL_HINT['mariadb']}",
+    reason=f"no mariadb server and client: {_hint('mariadb')}",
 )
 def test_mariadb_round_trip(started) -> None:
     backend = NativeBackend()
@@ -310,9 +314,9 @@ def test_initdb_result_is_saved_once_and_reused(started, own_tempdir: Path) -> N
     """The first start saves a pristine initdb result (save_initdb); the next one copies it."""
     spec = ServiceSpec(name="pg-cache", kind="postgres", password="pw")
     first = started(NativeBackend(prefer="system", save_initdb=True), spec)
-    templates = list(binaries.cache_dir().glob("pgdata-*"))
-    assert len(templates) == 1 and (templates[0] / "PG_VERSION").is_file()
-    assert not (templates[0] / "postmaster.pid").exists(), "the template never ran a server"
+    saved = list(binaries.cache_dir().glob("pgdata-*"))
+    assert len(saved) == 1 and (saved[0] / "PG_VERSION").is_file()
+    assert not (saved[0] / "postmaster.pid").exists(), "the template never ran a server"
 
     second = started(NativeBackend(prefer="system"), spec)
     assert "could not copy" not in Path(second.handle["log"]).read_text()

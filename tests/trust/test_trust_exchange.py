@@ -12,29 +12,30 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ci_toolkit.config import Lane
-from ci_toolkit.pytest_plugin import wait_for_verdict
+from ci_toolkit.pytest_plugin.collector import wait_for_verdict
 from ci_toolkit.report import printable
-from ci_toolkit.run.collect import read_assignment
-from ci_toolkit.run.exchange import verdict_text
-from ci_toolkit.run.results import Results, Session, TestOutcome, dump_results
-from ci_toolkit.run.runner import RunPaths, lane_result
+from ci_toolkit.run.exchange import collected, verdict
+from ci_toolkit.run.exchange import results as results_file
+from ci_toolkit.run.exchange.results import Results, Session, TestOutcome
+from ci_toolkit.run.layout import RunPaths
+from ci_toolkit.run.results import lane_result
 
 
 def test_a_pytest_never_takes_another_runs_go(tmp_path: Path) -> None:
     """Before: an orphaned pytest of a killed run, still waiting, took the next run's "go" and ran its
     tests into that run's files."""
-    verdict = tmp_path / "lanes-verdict"
-    verdict.write_text(verdict_text("new-run"))
+    path = tmp_path / "lanes-verdict"
+    verdict.write(path, "new-run")
     with pytest.raises(pytest.exit.Exception, match="another ci-toolkit run took over"):
-        wait_for_verdict(verdict, "old-run", timeout=1)
-    wait_for_verdict(verdict, "new-run", timeout=1)  # its own: goes on
+        wait_for_verdict(path, "old-run", timeout=1)
+    wait_for_verdict(path, "new-run", timeout=1)  # its own: goes on
 
 
 def test_a_lane_assignment_of_another_run_is_not_read(tmp_path: Path) -> None:
     path = tmp_path / "collected.json"
     path.write_text(json.dumps({"version": 1, "run": "old-run", "tests": {"t::a": ["all"]}, "groups": {}}))
-    assert read_assignment(path, "new-run") is None
-    assert read_assignment(path, "old-run") == ({"t::a": ["all"]}, {})
+    assert collected.read(path, "new-run") is None
+    assert collected.read(path, "old-run") == collected.Collected({"t::a": ("all",)}, {})
 
 
 def test_results_of_another_run_are_never_a_pass(tmp_path: Path) -> None:
@@ -43,7 +44,7 @@ def test_results_of_another_run_are_never_a_pass(tmp_path: Path) -> None:
     results = Results(
         (TestOutcome("t::a", "passed"),), {"passed": 1}, Session(run_id="old-run", exitstatus=0)
     )
-    paths.results_file("all").write_text(dump_results(results))
+    results_file.write(paths.results_file("all"), results)
 
     lane = lane_result(Lane("all"), paths, 0, 1.0, "new-run")
 
@@ -70,7 +71,7 @@ def test_printable_changes_nothing_printable(text: str) -> None:
 
 def test_a_plan_nested_thousands_deep_is_one_usage_error(tmp_path: Path) -> None:
     """Before: RecursionError out of json.loads became a pytest INTERNALERROR."""
-    from ci_toolkit.pytest_plugin import read_plan
+    from ci_toolkit.pytest_plugin.shard import read_plan
 
     plan = tmp_path / "plan.json"
     plan.write_text("[" * 100_000 + "]" * 100_000)

@@ -28,7 +28,7 @@ from ci_toolkit.commands.services import write_env_file
 from ci_toolkit.errors import CiToolkitError, ConfigError, ExitCode
 from ci_toolkit.files import atomic
 from ci_toolkit.report import json_report
-from ci_toolkit.run.runner import RunPaths
+from ci_toolkit.run.layout import RunPaths
 
 if TYPE_CHECKING:
     from conftest import SampleProject

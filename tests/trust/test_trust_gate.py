@@ -30,9 +30,9 @@ from support import TIMEOUT, Run, cli_env, run_ci_toolkit
 from ci_toolkit.commands.gate import judge
 from ci_toolkit.config import Config, CoverageConfig, Floor
 from ci_toolkit.errors import ConfigError, DataError, ExitCode
-from ci_toolkit.gate import combine as merge
-from ci_toolkit.gate import covdata
-from ci_toolkit.gate.covdata import FileCoverage, Measure
+from ci_toolkit.gate import covdata, datafile
+from ci_toolkit.gate.measured import FileCoverage, Measure
+from ci_toolkit.run import combine as merge
 
 if TYPE_CHECKING:
     from conftest import SampleProject
@@ -769,7 +769,7 @@ def test_a_data_file_a_writer_holds_locked(
     root, data = real_data
     busy = tmp_path / ".coverage"
     shutil.copyfile(data, busy)
-    monkeypatch.setattr(covdata, "_SQLITE_WAIT", 0.1)  # how long to wait for the writer, not what happens
+    monkeypatch.setattr(datafile, "_SQLITE_WAIT", 0.1)  # how long to wait for the writer, not what happens
     writer = sqlite3.connect(busy, isolation_level=None)
     try:
         writer.execute("begin exclusive")

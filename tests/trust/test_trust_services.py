@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import pytest
 from support import TIMEOUT, World, processes_mentioning
 
-from ci_toolkit.services import binaries, catalog
+from ci_toolkit.services import binaries, templates
 from ci_toolkit.services import env as env_mod
 from ci_toolkit.services.backends.native import NativeBackend
 from ci_toolkit.services.base import Endpoint, ServiceSpec
@@ -343,7 +343,7 @@ def test_url_templates_percent_encode_user_password_and_database_and_others_stay
         "URL": "x://a%20b%40c:p%40ss%3Aw%2Frd%23%3F%25@127.0.0.1:5/d%2Fb?n=db",
         "RAW": f"a b@c {PASSWORD}",
     }
-    assert catalog.render("{password}", endpoint.fields()) == PASSWORD
+    assert templates.render("{password}", endpoint.fields()) == PASSWORD
 
 
 # --- item 14: a custom server that daemonizes ------------------------------------------------------

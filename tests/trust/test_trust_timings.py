@@ -24,13 +24,14 @@ from conftest import SampleProject
 from support import Run, run_ci_toolkit
 
 from ci_toolkit import planning
+from ci_toolkit import timing as timings
 from ci_toolkit.commands import plan as plan_command
 from ci_toolkit.commands import split_report
 from ci_toolkit.commands.local import record_timings
 from ci_toolkit.config import Config
 from ci_toolkit.run.results import LaneResult, TestOutcome
-from ci_toolkit.timing import history as timings
-from ci_toolkit.timing.history import History, Observation, TestTiming
+from ci_toolkit.timing import History, Observation, TestTiming, store
+from ci_toolkit.timing.nodeids import NodeIds
 
 FOREIGN = "timing history is for project 'billing', not 'app'"
 HUGE = "1" * 5000  # more digits than Python turns into an int: json raises a plain ValueError
@@ -40,7 +41,7 @@ DEEP = "[" * 100_000 + "]" * 100_000  # json raises RecursionError
 @pytest.fixture(autouse=True)
 def _fresh_warnings(monkeypatch: pytest.MonkeyPatch) -> None:
     # Each test is a run of its own: what an earlier test was told must not silence this one's warning.
-    monkeypatch.setattr(timings, "_told", set(), raising=False)
+    monkeypatch.setattr(store, "_told", set())
     monkeypatch.delenv(getattr(timings, "REPORTED_ENV", "CI_TOOLKIT_TIMINGS_REPORTED"), raising=False)
 
 
@@ -117,7 +118,7 @@ def test_a_history_that_is_not_ours_is_left_as_it_is_and_ours_is_kept_beside_it(
     assert err.rstrip().endswith(f"left as it is: this project's history is kept in {beside} instead")
 
     # Later runs read ours from beside it, and every reader sees the same history.
-    timings._told.clear()  # a new run
+    store._told.clear()  # a new run
     record_timings(app, [lane(passed("tests/test_a.py::t", 4.0))])
     assert path.read_bytes() == content
     again = timings.load(beside, "app")
@@ -348,7 +349,7 @@ def test_node_ids_are_still_found_through_dotted_directories(tmp_path: Path) -> 
     for rel in ("tests/v1.2/test_x.py", "tests/v1/2/test_y.py", "tests/v1.2.test_z.py"):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text("")
-    ids = timings._NodeIds(tmp_path)
+    ids = NodeIds(tmp_path)
     assert ids.nodeid("tests.v1.2.test_x.TestA", "t[a.b]", None) == "tests/v1.2/test_x.py::TestA::t[a.b]"
     assert ids.nodeid("tests.v1.2.test_y", "t", None) == "tests/v1/2/test_y.py::t"
     assert ids.nodeid("tests.v1.2.test_z", "t", None) == "tests/v1.2.test_z.py::t"
@@ -477,7 +478,9 @@ def shard_dir(tmp_path: Path, lanes: dict[str, Any], lower_bound: float = 1.0) -
     doc["lower_bound"] = lower_bound
     (directory / "plan.json").write_text(json.dumps(doc))
     (directory / "run.json").write_text(
-        '{"shard": 1, "shards": 1, "lanes": {' + ", ".join(f'"{k}": {v}' for k, v in lanes.items()) + "}}"
+        '{"version": 1, "shard": 1, "shards": 1, "lanes": {'
+        + ", ".join(f'"{k}": {v}' for k, v in lanes.items())
+        + "}}"
     )
     return directory
 
@@ -543,10 +546,6 @@ def test_local_leaves_a_foreign_history_alone_and_warns_once_per_run(
         assert path.read_text() == foreign
         ours = timings.load(beside, "samplepkg")
         assert ours.run == run_number and len(ours.tests) == 7
-
-
-def test_every_bound_is_the_same() -> None:
-    assert split_report._MAX_SECONDS == timings.MAX_SECONDS
 
 
 def test_show_names_the_file_the_history_was_read_from(app: Config, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,8 +21,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from ci_toolkit.services import catalog, probes
-from ci_toolkit.services.base import Endpoint, Note, ServiceError, ServiceSpec
+from ci_toolkit.services import kinds, probes
+from ci_toolkit.services.base import BackendContext, Endpoint, Note, ServiceError, ServiceSpec, no_note
 
 LABEL = "ci-toolkit"
 PROJECT_LABEL = "ci-toolkit.project"
@@ -36,9 +36,6 @@ RUN_TIMEOUT = 900.0  # `docker run` may pull the image first; ready_timeout star
 EXEC_TIMEOUT = 120.0
 POLL_INTERVAL = 0.2
 LOG_LINES = 8
-
-# Data directories on tmpfs: nothing to keep, and no fsync to a real disk.
-_TMPFS = {"postgres": "/var/lib/postgresql/data", "mysql": "/var/lib/mysql", "mariadb": "/var/lib/mysql"}
 
 
 def project_id(root: Path) -> str:
@@ -54,26 +51,14 @@ def container_name(spec: ServiceSpec, run_id: str) -> str:
     return f"ci-toolkit-{spec.name}-{run_id}"
 
 
-def container_port(spec: ServiceSpec) -> int:
-    """The port the server listens on inside the container (custom: the spec's `port`)."""
-    if spec.kind == "custom":
-        if spec.port is None:
-            raise ServiceError(
-                f'service "{spec.name}": a custom service under docker needs port = <the port the image '
-                "listens on>"
-            )
-        return spec.port
-    return catalog.get(spec.kind).container_port
-
-
 def run_command(spec: ServiceSpec, *, run_id: str, project: str, docker: str = "docker") -> list[str]:
     """The `docker run` argv for `spec`: detached, labelled, published on 127.0.0.1 only.
 
     Without a fixed `port` the host port is left to docker ("127.0.0.1::5432"), so there is no window
     between choosing a free port and binding it.
     """
-    cport = container_port(spec)
-    host_port = spec.port if spec.port is not None and spec.kind != "custom" else ""
+    kind = kinds.get(spec.kind)
+    cport = kind.container_port(spec)
     argv = [
         docker, "run", "--detach",
         "--name", container_name(spec, run_id),
@@ -81,15 +66,16 @@ def run_command(spec: ServiceSpec, *, run_id: str, project: str, docker: str = "
         "--label", f"{PROJECT_LABEL}={project}",
         "--label", f"{RUN_LABEL}={run_id}",
         "--label", f"{SERVICE_LABEL}={spec.name}",
-        "--publish", f"{HOST}:{host_port}:{cport}",
+        "--publish", f"{HOST}:{kind.docker_host_port(spec)}:{cport}",
     ]  # fmt: skip
-    env = catalog.docker_env(spec)
-    if spec.image is None and spec.kind == "postgres":
-        # PGDATA directly on the tmpfs mount: the postgres:18 images moved the default elsewhere.
-        env.setdefault("PGDATA", _TMPFS["postgres"])
+    env = kind.docker_env(spec)
+    official = spec.image is None  # a custom image may ship data in the kind's data directory
+    if official:
+        for key, value in kind.docker_data_env.items():
+            env.setdefault(key, value)
     for key, value in env.items():
         argv += ["--env", f"{key}={value}"]
-    health = catalog.docker_health_cmd(spec)
+    health = kind.docker_health_cmd(spec)
     if health:
         # Retries cover the whole ready_timeout so docker does not give up before we do.
         retries = max(3, math.ceil(spec.ready_timeout))
@@ -99,15 +85,11 @@ def run_command(spec: ServiceSpec, *, run_id: str, project: str, docker: str = "
             "--health-retries", str(retries),
             "--health-timeout", "5s",
         ]  # fmt: skip
-    if spec.image is None and spec.kind in _TMPFS:
-        # Only for the official images: a custom image may ship data in that directory.
-        argv += ["--tmpfs", _TMPFS[spec.kind]]
-    argv.append(catalog.docker_image(spec))
-    args = catalog.server_args(spec)
-    if spec.kind == "redis" and args:
-        argv.append("redis-server")
-    argv += args
-    return argv
+    if official and kind.docker_data_dir:
+        # On tmpfs: nothing to keep, and no fsync to a real disk.
+        argv += ["--tmpfs", kind.docker_data_dir]
+    argv.append(kind.docker_image(spec))
+    return argv + kind.docker_command(spec)
 
 
 def port_command(container: str, cport: int, *, docker: str = "docker") -> list[str]:
@@ -135,49 +117,13 @@ def info_command(*, docker: str = "docker") -> list[str]:
     return [docker, "info", "--format", "{{.ServerVersion}}"]
 
 
-def _quote_pg(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _quote_mysql(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
-
-
-def pg_recreate_args(names: Sequence[str]) -> list[str]:
-    """psql arguments dropping (if there) and creating each database.
-
-    One -c per statement: CREATE DATABASE cannot run inside the transaction a multi-statement -c makes.
-    """
-    args: list[str] = []
-    for name in names:
-        quoted = _quote_pg(name)
-        args += ["-c", f"DROP DATABASE IF EXISTS {quoted}", "-c", f"CREATE DATABASE {quoted}"]
-    return args
-
-
-def mysql_recreate_sql(names: Sequence[str]) -> str:
-    """One mysql -e script dropping (if there) and creating each database."""
-    return "; ".join(
-        f"DROP DATABASE IF EXISTS {_quote_mysql(n)}; CREATE DATABASE {_quote_mysql(n)}" for n in names
-    )
-
-
 def create_databases_command(
-    kind: str, container: str, user: str, password: str, database: str, names: Sequence[str], *,
-    docker: str = "docker",
-) -> list[str]:  # fmt: skip
+    endpoint: Endpoint, names: Sequence[str], *, docker: str = "docker"
+) -> list[str]:
     """`docker exec` running the image's own client: drop (if there) and create each database."""
-    if kind == "postgres":
-        argv = [docker, "exec", "--env", f"PGPASSWORD={password}", container]
-        argv += ["psql", "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-U", user, "-d", database]
-        return argv + pg_recreate_args(names)
-    if kind in ("mysql", "mariadb"):
-        # Root: the images give a non-root MYSQL_USER rights on its own database only. Root's password
-        # is the spec's (catalog.docker_env); MYSQL_PWD keeps it off the command line.
-        client = "mysql" if kind == "mysql" else "mariadb"
-        argv = [docker, "exec", "--env", f"MYSQL_PWD={password}", container]
-        return [*argv, client, "-uroot", "-e", mysql_recreate_sql(names)]
-    raise ServiceError(f"a {kind} service has no databases to create")
+    argv, env = kinds.get(endpoint.kind).container_client(endpoint, names)
+    flags = [part for key, value in env.items() for part in ("--env", f"{key}={value}")]
+    return [docker, "exec", *flags, endpoint.handle["container"], *argv]
 
 
 def parse_port(output: str) -> int:
@@ -217,26 +163,19 @@ class DockerBackend:
         return self._engine_reason
 
     def unavailable_reason(self, spec: ServiceSpec) -> str | None:
-        if spec.kind == "custom" and not spec.image:
-            return f'service "{spec.name}": a custom service under docker needs image = "..."'
-        if spec.kind == "custom" and spec.port is None:
-            return (
-                f'service "{spec.name}": a custom service under docker needs port = <the port the image '
-                "listens on>"
-            )
-        return self.engine_reason()
+        return kinds.get(spec.kind).docker_unavailable_reason(spec) or self.engine_reason()
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
-    def start(self, spec: ServiceSpec, workdir: Path, note: Note | None = None) -> Endpoint:
+    def start(self, spec: ServiceSpec, workdir: Path, note: Note = no_note) -> Endpoint:
         reason = self.unavailable_reason(spec)
         if reason:
             raise ServiceError(f'service "{spec.name}": docker backend unavailable: {reason}')
-        image = catalog.docker_image(spec)
+        kind = kinds.get(spec.kind)
+        image = kind.docker_image(spec)
         name = container_name(spec, self.run_id)
         labels = {"name": name, "image": image, "project": self.project, "run": self.run_id}
-        if note is not None:
-            note(labels)  # before `docker run`: a run killed meanwhile still names its container
+        note(labels)  # before `docker run`: a run killed meanwhile still names its container
         try:
             argv = run_command(spec, run_id=self.run_id, project=self.project, docker=self.docker)
             result = self._run(argv, RUN_TIMEOUT, spec)
@@ -244,15 +183,14 @@ class DockerBackend:
                 why = _tail(result.stderr or result.stdout)
                 raise ServiceError(f'service "{spec.name}": docker run {image} failed: {why}')
             container = result.stdout.strip().splitlines()[-1]
-            if note is not None:
-                note({"container": container})
+            note({"container": container})
             port = self._host_port(spec, container)
             self._wait_ready(spec, image, container, port)
         except BaseException:
             # By name: a failed or interrupted `docker run` may still have created the container.
             self._remove_quietly(name)
             raise
-        user, password, database = catalog.credentials(spec)
+        user, password, database = kind.credentials(spec)
         return Endpoint(
             name=spec.name, kind=spec.kind, backend=self.name, host=HOST, port=port,
             user=user, password=password, database=database,
@@ -280,12 +218,7 @@ class DockerBackend:
     def create_databases(self, endpoint: Endpoint, names: Sequence[str]) -> None:
         if not names:
             return
-        if not catalog.get(endpoint.kind).has_databases:
-            raise ServiceError(f'service "{endpoint.name}": a {endpoint.kind} service has no databases')
-        argv = create_databases_command(
-            endpoint.kind, endpoint.handle["container"], endpoint.user, endpoint.password,
-            endpoint.database, names, docker=self.docker,
-        )  # fmt: skip
+        argv = create_databases_command(endpoint, names, docker=self.docker)
         result = self._run(argv, EXEC_TIMEOUT, endpoint)
         if result.returncode != 0:
             raise ServiceError(
@@ -293,8 +226,13 @@ class DockerBackend:
                 f"{_tail(result.stderr or result.stdout)}"
             )
 
-    def remove_leftovers(self, keep: Iterable[str] = ()) -> list[str]:
-        return remove_leftovers(self.project, keep=keep, docker=self.docker)
+    def remove_leftovers(self, keep: Sequence[Endpoint]) -> list[str]:
+        """This project's containers no record names (see the module function); none without an engine."""
+        if self.engine_reason() is not None:
+            return []  # no engine: no container can be left to remove
+        containers = [str(endpoint.handle.get("container", "")) for endpoint in keep]
+        removed = remove_leftovers(self.project, keep=containers, docker=self.docker)
+        return [f"container {container[:12]}" for container in removed]
 
     # -- helpers ------------------------------------------------------------------------------------
 
@@ -316,7 +254,7 @@ class DockerBackend:
             ) from None
 
     def _host_port(self, spec: ServiceSpec, container: str) -> int:
-        argv = port_command(container, container_port(spec), docker=self.docker)
+        argv = port_command(container, kinds.get(spec.kind).container_port(spec), docker=self.docker)
         result = self._run(argv, COMMAND_TIMEOUT, spec)
         try:
             return parse_port(result.stdout)
@@ -339,8 +277,9 @@ class DockerBackend:
     def _wait_ready(self, spec: ServiceSpec, image: str, container: str, port: int) -> None:
         """Poll the container's health until "healthy" (or it has no healthcheck), then require the
         host-side probe too: the health command runs inside, the tests connect from outside."""
-        user, password, database = catalog.credentials(spec)
-        probe = probes.probe_for(spec.kind, HOST, port, user=user, password=password, database=database)
+        kind = kinds.get(spec.kind)
+        user, password, database = kind.credentials(spec)
+        probe = kind.probe(HOST, port, user=user, password=password, database=database)
         deadline = time.monotonic() + spec.ready_timeout
         health = "unknown"
         last = probes.ProbeResult(False, "not tried: container not healthy yet")
@@ -362,7 +301,7 @@ class DockerBackend:
                 self._fail(
                     spec, image, container,
                     f"not ready within {spec.ready_timeout:g}s (health: {health}; "
-                    f"{probes.describe(spec.kind)} to {HOST}:{port}: {last.detail})",
+                    f"{kind.probe_description} to {HOST}:{port}: {last.detail})",
                 )  # fmt: skip
             time.sleep(POLL_INTERVAL)
 
@@ -424,3 +363,8 @@ def remove_leftovers(project: str, *, keep: Iterable[str] = (), docker: str = "d
     if doomed and _quiet(rm_command(doomed, docker=docker)) is None:
         return []
     return doomed
+
+
+def create(context: BackendContext) -> DockerBackend:
+    """The backend as the manager makes it: its containers labelled with the project."""
+    return DockerBackend(project=project_id(context.root))

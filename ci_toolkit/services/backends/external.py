@@ -4,26 +4,19 @@ server); ci-toolkit only waits until it answers and exports where it is. It neve
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from ci_toolkit.services import catalog, probes
-from ci_toolkit.services.backends.docker import mysql_recreate_sql, pg_recreate_args
-from ci_toolkit.services.base import Endpoint, ServiceError, ServiceSpec
+from ci_toolkit.services import kinds, probes
+from ci_toolkit.services.base import BackendContext, Endpoint, Note, ServiceError, ServiceSpec, no_note
 
 CLIENT_TIMEOUT = 120.0
-_CLIENT_HINT = {
-    "postgres": "psql (apt: postgresql-client, brew: libpq)",
-    "mysql": "mysql or mariadb (apt: mariadb-client, brew: mysql-client)",
-    "mariadb": "mariadb or mysql (apt: mariadb-client, brew: mariadb)",
-}
 
 
 def _probe(endpoint: Endpoint) -> probes.ProbeResult:
-    check = probes.probe_for(
-        endpoint.kind, endpoint.host, endpoint.port,
+    check = kinds.get(endpoint.kind).probe(
+        endpoint.host, endpoint.port,
         user=endpoint.user, password=endpoint.password, database=endpoint.database,
     )  # fmt: skip
     return check()
@@ -32,27 +25,14 @@ def _probe(endpoint: Endpoint) -> probes.ProbeResult:
 def create_databases_command(endpoint: Endpoint, names: Sequence[str]) -> tuple[list[str], dict[str, str]]:
     """The client argv and the extra environment (the password, kept off the command line) that drop
     and create `names` on an external server; ServiceError when no suitable client is on PATH."""
-    kind = endpoint.kind
-    if kind == "postgres":
-        psql = shutil.which("psql")
-        if psql:
-            argv = [psql, "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-h", endpoint.host]
-            argv += ["-p", str(endpoint.port), "-U", endpoint.user, "-d", endpoint.database]
-            env = {"PGPASSWORD": endpoint.password, "PGCONNECT_TIMEOUT": "10"}
-            return argv + pg_recreate_args(names), env
-    elif kind in ("mysql", "mariadb"):
-        order = ("mysql", "mariadb") if kind == "mysql" else ("mariadb", "mysql")
-        client = next((path for path in map(shutil.which, order) if path), None)
-        if client:
-            argv = [client, "--protocol=TCP", "-h", endpoint.host, "-P", str(endpoint.port),
-                    "-u", endpoint.user, "-e", mysql_recreate_sql(names)]  # fmt: skip
-            return argv, {"MYSQL_PWD": endpoint.password}
-    else:
-        raise ServiceError(f'service "{endpoint.name}": a {kind} service has no databases')
-    raise ServiceError(
-        f'service "{endpoint.name}": database_per_worker on an external {kind} service needs the '
-        f"{_CLIENT_HINT[kind]} client on PATH"
-    )
+    kind = kinds.get(endpoint.kind)
+    command = kind.host_client(endpoint, names)
+    if command is None:
+        raise ServiceError(
+            f'service "{endpoint.name}": database_per_worker on an external {kind.name} service needs the '
+            f"{kind.client_hint} client on PATH"
+        )
+    return command
 
 
 class ExternalBackend:
@@ -63,12 +43,13 @@ class ExternalBackend:
             return f'service "{spec.name}": backend "external" needs port = <where the service listens>'
         return None
 
-    def start(self, spec: ServiceSpec, workdir: Path) -> Endpoint:
+    def start(self, spec: ServiceSpec, workdir: Path, note: Note = no_note) -> Endpoint:
         reason = self.unavailable_reason(spec)
         if reason:
             raise ServiceError(reason)
         assert spec.port is not None
-        user, password, database = catalog.credentials(spec)
+        kind = kinds.get(spec.kind)
+        user, password, database = kind.credentials(spec)
         endpoint = Endpoint(
             name=spec.name, kind=spec.kind, backend=self.name, host=spec.host, port=spec.port,
             user=user, password=password, database=database, handle={"external": True},
@@ -77,7 +58,7 @@ class ExternalBackend:
         if not result:
             raise ServiceError(
                 f'service "{spec.name}": external {spec.kind} service at {spec.host}:{spec.port} not ready '
-                f"within {spec.ready_timeout:g}s (tried {probes.describe(spec.kind)}; last answer: "
+                f"within {spec.ready_timeout:g}s (tried {kind.probe_description}; last answer: "
                 f"{result.detail}); start it first, or check host and port"
             )
         return endpoint
@@ -87,6 +68,10 @@ class ExternalBackend:
 
     def is_running(self, endpoint: Endpoint) -> bool:
         return bool(_probe(endpoint))
+
+    def remove_leftovers(self, keep: Sequence[Endpoint]) -> list[str]:
+        """Nothing: an external service is never ours."""
+        return []
 
     def create_databases(self, endpoint: Endpoint, names: Sequence[str]) -> None:
         if not names:
@@ -108,3 +93,8 @@ class ExternalBackend:
                 f'service "{endpoint.name}": creating databases {", ".join(names)} on '
                 f"{endpoint.host}:{endpoint.port} failed: {' | '.join(lines[-5:]) or 'no output'}"
             )
+
+
+def create(context: BackendContext) -> ExternalBackend:
+    """The backend as the manager makes it (it needs nothing of the context)."""
+    return ExternalBackend()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ci_toolkit.config import CoverageConfig, Floor
-from ci_toolkit.gate.covdata import CoverageReport, FileCoverage, Measure
+from ci_toolkit.gate.measured import CoverageReport, FileCoverage, Measure
 from ci_toolkit.gate.verdict import (
     NO_DATA,
     NO_MATCH,
@@ -49,7 +49,7 @@ def test_empty_report_fails_closed() -> None:
     check = only(v.checks)
     assert (check.kind, check.passed, check.detail) == ("data", False, NO_DATA)
     assert v.total == Measure(0, 0)
-    assert v.failures == v.checks and v.passed_checks == ()
+    assert v.failures == v.checks
 
 
 def test_total_always_checked_and_passes_at_zero_floor() -> None:
@@ -57,7 +57,7 @@ def test_total_always_checked_and_passes_at_zero_floor() -> None:
     assert v.passed
     total = only(v.of_kind("total"))
     assert total.measure == Measure(0, 10) and total.minimum == 0 and total.passed
-    assert v.passed_checks == v.checks
+    assert v.failures == ()
 
 
 @pytest.mark.parametrize(
@@ -273,11 +273,3 @@ def test_format_arcs_and_floor() -> None:
     assert format_arcs([(20, 22), (3, -1), (20, 22)]) == "3->exit, 20->22"
     assert format_arcs([]) == ""
     assert [format_floor(m) for m in (85.0, 84.999, 100, 0.5, None)] == ["85", "84.999", "100", "0.5", ""]
-
-
-def test_measure_helpers() -> None:
-    assert Measure(1, 2) + Measure(3, 4) == Measure(4, 6)
-    assert Measure.sum([]) == Measure(0, 0)
-    assert Measure(0, 0).percent == 100.0 and Measure(1, 4).percent == 25.0
-    assert Measure(0, 0).display == "100.00" and Measure(1, 3).display == "33.33"
-    assert Measure(5, 5).display == "100.00"

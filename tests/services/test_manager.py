@@ -3,7 +3,7 @@ rendering the variables and the env file.
 
 `FakeBackend` below stands in for a backend ONLY in these lifecycle-logic tests: it starts nothing, it
 just records what the lifecycle asks of it. Real servers (PostgreSQL and Redis through the native
-backend) are exercised in tests/test_services_e2e.py.
+backend) are exercised in tests/services/test_services_e2e.py.
 """
 
 from __future__ import annotations
@@ -14,18 +14,19 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from ci_toolkit.config import Config, Lane
 from ci_toolkit.errors import ConfigError
-from ci_toolkit.pytest_plugin import WORKER_ENV as PLUGIN_WORKER_ENV
-from ci_toolkit.pytest_plugin import apply_worker_env
-from ci_toolkit.services import catalog, manager
+from ci_toolkit.pytest_plugin.worker_env import WORKER_ENV as PLUGIN_WORKER_ENV
+from ci_toolkit.pytest_plugin.worker_env import apply_worker_env
+from ci_toolkit.run.exchange.worker_env import NAME as WORKER_ENV
 from ci_toolkit.services import env as env_mod
+from ci_toolkit.services import kinds, manager
 from ci_toolkit.services.base import Endpoint, ServiceError, ServiceSpec
 from ci_toolkit.services.manager import Backends, Record, Services
 from ci_toolkit.signals import sigterm_as_interrupt
@@ -46,12 +47,14 @@ class FakeBackend:
         self.databases: list[tuple[str, tuple[str, ...]]] = []
         self.workdirs: list[Path] = []
         self.gate: threading.Event | None = None  # when set up, start() waits for it (a slow server)
+        self.leftovers: list[str] = []  # what remove_leftovers() finds
+        self.kept: list[list[Endpoint]] = []  # what each remove_leftovers() was asked to keep
         self._next = 0
 
     def unavailable_reason(self, spec: ServiceSpec) -> str | None:
         return self.reason
 
-    def start(self, spec: ServiceSpec, workdir: Path) -> Endpoint:
+    def start(self, spec: ServiceSpec, workdir: Path, note: Callable[[Mapping[str, Any]], None]) -> Endpoint:
         self.calls.append(("start", spec.name))
         self.workdirs.append(workdir)
         assert workdir.is_dir()
@@ -61,7 +64,7 @@ class FakeBackend:
             raise self.fail_start
         self._next += 1
         self.alive.add(self._next)
-        user, password, database = catalog.credentials(spec)
+        user, password, database = kinds.get(spec.kind).credentials(spec)
         return Endpoint(spec.name, spec.kind, self.name, "127.0.0.1", 5000 + self._next, user, password,
                         database, handle={"id": self._next})  # fmt: skip
 
@@ -76,6 +79,11 @@ class FakeBackend:
 
     def create_databases(self, endpoint: Endpoint, names: Sequence[str]) -> None:
         self.databases.append((endpoint.name, tuple(names)))
+
+    def remove_leftovers(self, keep: Sequence[Endpoint]) -> list[str]:
+        self.kept.append(list(keep))
+        removed, self.leftovers = self.leftovers, []
+        return removed
 
 
 def spec(name: str, kind: str = "postgres", **kwargs: object) -> ServiceSpec:
@@ -131,9 +139,9 @@ def test_worker_table_holds_only_the_variables_that_name_the_database() -> None:
         }
     }
     encoded = env_mod.worker_env(table)
-    assert json.loads(encoded[env_mod.WORKER_ENV]) == table
+    assert json.loads(encoded[WORKER_ENV]) == table
     assert env_mod.worker_env({}) == {}
-    assert env_mod.WORKER_ENV == PLUGIN_WORKER_ENV
+    assert WORKER_ENV == PLUGIN_WORKER_ENV
 
 
 def test_env_file_is_name_value_lines_and_refuses_a_line_break() -> None:
@@ -344,11 +352,11 @@ def test_prepare_lane_creates_a_database_per_worker_and_passes_the_table(tmp_pat
         env = services.prepare_lane(Lane("db", services=("db", "cache")), 2)
         assert fake.databases == [("db", ("app_gw0", "app_gw1"))]
         assert env["DATABASE_URL"].endswith("/app")
-        assert json.loads(env[env_mod.WORKER_ENV]) == {
+        assert json.loads(env[WORKER_ENV]) == {
             "DATABASE_URL": {"gw0": env["DATABASE_URL"] + "_gw0", "gw1": env["DATABASE_URL"] + "_gw1"}
         }
         serial = services.prepare_lane(Lane("serial", services=("db",)), 0)
-        assert env_mod.WORKER_ENV not in serial and len(fake.databases) == 1
+        assert WORKER_ENV not in serial and len(fake.databases) == 1
         assert [c for c in fake.calls if c[0] == "start"] == [("start", "db"), ("start", "cache")]
 
 
@@ -390,6 +398,37 @@ def test_leftovers_of_a_killed_run_are_stopped_and_up_services_are_kept(tmp_path
     assert [(r.endpoint.name, running) for r, running in services.status()] == [("cache", True)]
 
 
+def test_the_backends_the_services_may_use_remove_what_they_made_but_never_recorded(tmp_path: Path) -> None:
+    config = make_config(
+        tmp_path, spec("db"), spec("cache", "redis", backend="native"), spec("ext", backend="external")
+    )
+    docker, native = FakeBackend("docker"), FakeBackend("native")
+    recorded = record(docker, "old", "up", os.getpid() + 10**6, running=True, data=tmp_path / "data")
+    manager.save_state(manager.state_path(config), [recorded])
+    docker.leftovers = ["container 0123456789ab"]
+    services, lines = make_services(config, docker, native)  # no external backend here: skipped
+    services.clean_leftovers(["cache"])
+    assert docker.kept == [] and native.kept == [[]]  # a native service: docker is not asked
+    services.clean_leftovers(["db", "cache", "ext"])
+    assert docker.kept == [[recorded.endpoint]] and len(native.kept) == 2  # each asked once
+    assert lines == ["ci-toolkit: removed container 0123456789ab left behind by an interrupted run"]
+    services.clean_leftovers([])
+    assert len(docker.kept) == 1
+
+
+def test_backends_are_made_from_the_project_context(tmp_path: Path) -> None:
+    from ci_toolkit.services.backends import docker
+
+    backends = Backends(root=tmp_path)
+    assert backends.get("docker").project == docker.project_id(tmp_path)  # type: ignore[attr-defined]
+    assert backends.get("native").name == "native" and backends.get("external").name == "external"
+    assert backends.get("native") is backends.get("native")
+    with pytest.raises(ServiceError, match="unknown backend podman; expected one of docker, native"):
+        backends.get("podman")
+    with pytest.raises(ServiceError, match="backend docker is not available"):
+        Backends({}).get("docker")
+
+
 def test_up_reuses_a_running_service_with_the_same_settings_and_replaces_a_changed_one(
     tmp_path: Path,
 ) -> None:
@@ -426,22 +465,6 @@ def test_an_unreadable_state_file_is_one_line(tmp_path: Path) -> None:
     path.write_text(json.dumps({"version": 99, "services": []}))
     with pytest.raises(ServiceError, match="version 99"):
         make_services(config, FakeBackend("docker"))
-
-
-def test_owner_alive() -> None:
-    assert not manager.owner_alive(os.getpid())  # our own pid in a record is a previous process's
-    assert not manager.owner_alive(dead_pid())
-    assert not manager.owner_alive(0)
-    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "ci-toolkit"])
-    try:
-        cmdline = Path(f"/proc/{proc.pid}/cmdline")
-        deadline = time.monotonic() + 10  # until the child has exec'd, /proc shows the parent's cmdline
-        while b"ci-toolkit" not in cmdline.read_bytes() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert manager.owner_alive(proc.pid)
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 def test_sigterm_becomes_keyboard_interrupt_inside_the_block_only() -> None:

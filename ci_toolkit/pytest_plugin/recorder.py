@@ -1,0 +1,223 @@
+"""--ci-toolkit-results: every test's outcome and phase durations, and what the session did, written at
+session end (ci_toolkit.run.exchange.results). Only the xdist controller records: workers' reports reach
+it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ci_toolkit.run.exchange import results as results_file
+
+_MESSAGE_LIMIT = 300
+_EXCEPTION_LINE = re.compile(r"[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b")
+
+# Which phase outcome wins when one test reports several (e.g. a failed call and a failing teardown).
+_SEVERITY = {"passed": 0, "skipped": 1, "xfailed": 1, "xpassed": 2, "error": 3, "failed": 4}
+
+
+class ResultsRecorder:
+    """Keeps one entry per test, built from its setup/call/teardown reports, pytest's own counts, and
+    what the session did; at the end, every selected test that did not finish gets an outcome too.
+
+    A test is passed only when its reports say so: a passing call (or a skip) and then its teardown. One
+    whose teardown report never arrived was cut short (its xdist worker crashed, or could not send a
+    report, which pytest-xdist logs as an INTERNALERROR and then ignores): it is an error. One that never
+    reported at all is an error too, or "notrun" when the session had stopped early (-x, --maxfail,
+    pytest.exit()) -- either way the lane is not green."""
+
+    def __init__(self, path: Path, config: pytest.Config, *, run_id: str = "") -> None:
+        self.path = path
+        self.config = config
+        self.run_id = run_id
+        self.tests: dict[str, dict[str, Any]] = {}
+        self.finished: set[str] = set()  # tests whose teardown (or xdist's crash report) arrived
+        self.selected: dict[str, None] = {}  # ordered set of the tests the session was to run
+        self.counts: dict[str, int] = {}
+        self.collect_counted: set[str] = set()  # collection reports: xdist sends one per worker
+        self.internal_errors: list[str] = []
+        self.interrupted = ""
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.selected.update(dict.fromkeys(item.nodeid for item in session.items))
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: Sequence[str]) -> None:
+        # In xdist's controller, which collects nothing itself: every worker sends the same ids.
+        self.selected.update(dict.fromkeys(ids))
+
+    def pytest_internalerror(self, excrepr: Any, excinfo: Any) -> None:
+        text = str(excrepr)
+        # A long repr marks the exception's lines with "E "; a native traceback ends with it. xdist
+        # re-raises a worker's INTERNALERROR as `assert False, <the worker's traceback>`: the line worth
+        # showing is the last one that names an exception, not the assert.
+        lines = [line[1:].strip() for line in text.splitlines() if line.startswith("E ")]
+        lines = lines or [line.strip() for line in text.splitlines() if line.strip()]
+        named = [line for line in lines if _EXCEPTION_LINE.match(line)]
+        found = named[-1] if named else lines[-1] if lines else text
+        self.internal_errors.append(_first_line(found) or "INTERNALERROR")
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        # Ctrl-C, or pytest.exit() from a test or conftest: possibly with returncode=0, a "green" exit
+        # with tests never run.
+        exc = excinfo.value
+        if isinstance(exc, pytest.exit.Exception):
+            self.interrupted = f"pytest.exit(): {exc}"
+        elif isinstance(exc, pytest.Session.Interrupted) and self.counts.get("error"):
+            self.interrupted = (
+                f"{exc}: pytest runs no test after a collection error, unless --continue-on-collection-errors"
+            )
+        else:
+            self.interrupted = str(exc) or "interrupted"
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self._count(report)
+        if report.outcome == "rerun":  # pytest-rerunfailures: only the final attempt counts
+            self.tests.pop(report.nodeid, None)
+            self.finished.discard(report.nodeid)
+            return
+        entry = self.tests.setdefault(
+            report.nodeid,
+            {"outcome": "passed", "setup": 0.0, "call": 0.0, "teardown": 0.0, "message": ""},
+        )
+        if report.when in ("setup", "call", "teardown"):
+            entry[report.when] = round(float(report.duration), 6)
+        if report.when in ("teardown", "???"):  # "???": xdist's report of the test its worker died in
+            self.finished.add(report.nodeid)
+        outcome = _phase_outcome(report)
+        if outcome is not None and _SEVERITY[outcome] > _SEVERITY[entry["outcome"]]:
+            entry["outcome"] = outcome
+            entry["message"] = _message(report)
+
+    def _count(self, report: pytest.TestReport) -> None:
+        if not getattr(report, "count_towards_summary", True):
+            return
+        # The very call pytest's terminal makes, so that our counts are the ones it prints.
+        status = self.config.hook.pytest_report_teststatus(report=report, config=self.config)
+        category = status[0] if isinstance(status, (tuple, list)) and status else ""
+        if category:
+            self.counts[str(category)] = self.counts.get(str(category), 0) + 1
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if not (report.failed or report.skipped):
+            return
+        if report.nodeid not in self.collect_counted:
+            self.collect_counted.add(report.nodeid)
+            category = "error" if report.failed else "skipped"  # as pytest's terminal counts them
+            self.counts[category] = self.counts.get(category, 0) + 1
+        if report.failed:
+            # A module that fails to import has no tests to report; without this it would vanish silently.
+            self.tests[report.nodeid] = {
+                "outcome": "error",
+                "setup": 0.0,
+                "call": 0.0,
+                "teardown": 0.0,
+                "message": _collect_message(report),
+            }
+            self.finished.add(report.nodeid)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        option = self.config.option
+        ran_tests = not (
+            getattr(option, "collectonly", False)
+            or getattr(option, "setuponly", False)
+            or getattr(option, "setupplan", False)
+        )
+        stopped = self.interrupted or _stop_reason(session, exitstatus)
+        if ran_tests:
+            self._settle(stopped)
+        status = results_file.Session(
+            run_id=self.run_id,
+            exitstatus=int(exitstatus),
+            internal_errors=tuple(self.internal_errors),
+            stopped=stopped,
+            ran_tests=ran_tests,
+            selected=len(self.selected),
+        )
+        outcomes = tuple(
+            results_file.TestOutcome(nodeid=nodeid, **entry) for nodeid, entry in self.tests.items()
+        )
+        results_file.write(self.path, results_file.Results(outcomes, self.counts, status))
+
+    def _settle(self, stopped: str) -> None:
+        """Give every selected test that did not finish the outcome it really had."""
+        for nodeid in self.selected:
+            entry = self.tests.get(nodeid)
+            if entry is None:
+                outcome = "notrun" if stopped else "error"
+                message = (
+                    f"not run: the session stopped early ({stopped})"
+                    if stopped
+                    else "never reported: pytest selected this test but no result for it arrived"
+                )
+                self.tests[nodeid] = {
+                    "outcome": outcome, "setup": 0.0, "call": 0.0, "teardown": 0.0, "message": message,
+                }  # fmt: skip
+            elif nodeid not in self.finished and entry["outcome"] not in ("failed", "error"):
+                entry["outcome"] = "error"
+                entry["message"] = (
+                    f"cut short: the session stopped while it ran ({stopped})"
+                    if stopped
+                    else "no result arrived for this test: it started but never finished "
+                    "(its xdist worker crashed, or its report could not be sent)"
+                )
+            else:
+                continue
+            if self.tests[nodeid]["outcome"] == "error":
+                self.counts["error"] = self.counts.get("error", 0) + 1
+
+
+def _stop_reason(session: pytest.Session, exitstatus: int) -> str:
+    """Why the session ended before running every test, or "" when nothing says it did."""
+    for reason in (session.shouldfail, session.shouldstop):
+        if reason:
+            return str(reason)
+    return "interrupted" if int(exitstatus) == int(pytest.ExitCode.INTERRUPTED) else ""
+
+
+def _phase_outcome(report: pytest.TestReport) -> str | None:
+    if hasattr(report, "wasxfail"):
+        if report.skipped:
+            return "xfailed"
+        if report.passed:
+            return "xpassed"
+    if report.failed:
+        return "error" if report.when in ("setup", "teardown") else "failed"
+    if report.skipped:
+        return "skipped"
+    return None
+
+
+def _message(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if hasattr(report, "wasxfail") and not report.failed:
+        text = str(report.wasxfail)
+        if text.startswith("reason: "):
+            text = text[len("reason: ") :]
+    elif isinstance(longrepr, (tuple, list)) and len(longrepr) == 3:  # a skip: (path, lineno, reason)
+        text = str(longrepr[2])
+        if text.startswith("Skipped: "):
+            text = text[len("Skipped: ") :]
+    else:
+        crash = getattr(longrepr, "reprcrash", None)
+        text = crash.message if crash is not None else str(longrepr or "")
+    return _first_line(text)
+
+
+def _collect_message(report: pytest.CollectReport) -> str:
+    text = str(report.longrepr or "")
+    # pytest's collection error text starts with a generic sentence; the exception is on an "E" line.
+    errors = [line[1:].strip() for line in text.splitlines() if line.startswith("E ")]
+    return _first_line(errors[-1] if errors else text)
+
+
+def _first_line(text: str) -> str:
+    for line in text.splitlines():
+        if line.strip():
+            return line.strip()[:_MESSAGE_LIMIT]
+    return ""

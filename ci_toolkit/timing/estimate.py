@@ -1,0 +1,91 @@
+"""Estimates: seconds for any test, from its history, else from the nearest group of known tests it
+belongs to (its file, a directory above it, its lane, the whole suite), else a default. Pure."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping, Sequence
+from pathlib import PurePosixPath
+
+from ci_toolkit.timing.smoothing import History, TestTiming, mean
+
+DEFAULT_CALL = 1.0  # seconds assumed for a test when nothing at all is known
+DEFAULT = TestTiming(0.0, DEFAULT_CALL, 0.0, runs=0, last_seen=0)
+SOURCES = ("history", "file", "directory", "lane", "global", "default")
+
+
+class Estimator:
+    """Seconds for any node id: its history, else the nearest group of known tests that it belongs to.
+
+    Called for every collected test (thousands), so group means are computed once up front.
+    """
+
+    def __init__(self, history: History, lanes: Mapping[str, str] | None = None) -> None:
+        self._known = dict(history.tests)
+        self._lanes = dict(lanes or {})
+        files: dict[str, list[TestTiming]] = {}
+        dirs: dict[str, list[TestTiming]] = {}
+        by_lane: dict[str, list[TestTiming]] = {}
+        for nodeid, timing in self._known.items():
+            path = file_of(nodeid)
+            files.setdefault(path, []).append(timing)
+            for parent in _parents(path):
+                dirs.setdefault(parent, []).append(timing)
+            lane = self._lanes.get(nodeid) or timing.lane
+            if lane:
+                by_lane.setdefault(lane, []).append(timing)
+        self._files = {key: mean(group) for key, group in files.items()}
+        self._dirs = {key: mean(group) for key, group in dirs.items()}
+        self._by_lane = {key: mean(group) for key, group in by_lane.items()}
+        self._global = _median(list(self._known.values())) if self._known else None
+        self._cache: dict[str, tuple[TestTiming, str]] = {}
+
+    def __call__(self, nodeid: str) -> TestTiming:
+        return self._lookup(nodeid)[0]
+
+    def source(self, nodeid: str) -> str:
+        """Where the estimate comes from: one of SOURCES."""
+        return self._lookup(nodeid)[1]
+
+    def _lookup(self, nodeid: str) -> tuple[TestTiming, str]:
+        found = self._cache.get(nodeid)
+        if found is None:
+            found = self._cache[nodeid] = self._estimate(nodeid)
+        return found
+
+    def _estimate(self, nodeid: str) -> tuple[TestTiming, str]:
+        known = self._known.get(nodeid)
+        if known is not None:
+            return known, "history"
+        path = file_of(nodeid)
+        if path in self._files:
+            return self._files[path], "file"
+        for parent in _parents(path):
+            if parent in self._dirs:
+                return self._dirs[parent], "directory"
+        lane = self._lanes.get(nodeid, "")
+        if lane in self._by_lane:
+            return self._by_lane[lane], "lane"
+        if self._global is not None:
+            return self._global, "global"
+        return DEFAULT, "default"
+
+
+def file_of(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
+def _parents(path: str) -> list[str]:
+    """Nearest first, without the root: a mean over the whole project is what "global" is for."""
+    return [str(parent) for parent in PurePosixPath(path).parents if str(parent) != "."]
+
+
+def _median(group: Sequence[TestTiming]) -> TestTiming:
+    """The median duration, split into phases like the median test's, so setup-heavy suites stay so."""
+    ordered = sorted(group, key=lambda t: (t.duration, t.setup, t.call))
+    middle = ordered[(len(ordered) - 1) // 2]
+    total = statistics.median(t.duration for t in ordered)
+    if middle.duration <= 0:
+        return TestTiming(0.0, total, 0.0, runs=0, last_seen=0)
+    scale = total / middle.duration
+    return TestTiming(middle.setup * scale, middle.call * scale, middle.teardown * scale, runs=0, last_seen=0)
