@@ -20,7 +20,7 @@ import sys  # noqa: E402
 import click  # noqa: E402
 
 from ci_toolkit import __version__  # noqa: E402
-from ci_toolkit.commands import gate, local, plan, services, split_report, timings  # noqa: E402
+from ci_toolkit.commands import gate, local, merge, plan, report, services, split_report, timings  # noqa: E402
 from ci_toolkit.commands.base import INTERRUPTED, Group, stdout_gone  # noqa: E402
 from ci_toolkit.errors import ExitCode  # noqa: E402
 
@@ -38,7 +38,9 @@ def cli() -> None:
 
 for _command in (
     local.command,
+    merge.command,
     gate.command,
+    report.command,
     services.group,
     plan.command,
     timings.group,

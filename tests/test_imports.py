@@ -16,7 +16,18 @@ import ci_toolkit
 PACKAGE = Path(ci_toolkit.__file__).parent
 # The pipeline's stages in the order data flows (docs/architecture.md); a module may import its own
 # stage, earlier stages and the shared base, never a later stage.
-STAGES = ("config", "services", "timing", "planning", "run", "pytest_plugin", "gate", "report", "commands")
+STAGES = (
+    "config",
+    "services",
+    "timing",
+    "planning",
+    "run",
+    "pytest_plugin",
+    "merge",
+    "gate",
+    "report",
+    "commands",
+)
 BASE = ("errors", "console", "signals", "files", "__init__", "__main__")
 # (importer stage, imported stage): the one fact a lower stage takes from a later one, and why.
 ALLOWED_BACKWARDS = {

@@ -11,9 +11,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import click
+
 if TYPE_CHECKING:
     from ci_toolkit.config import Config
+    from ci_toolkit.gate.compare import Delta
     from ci_toolkit.gate.verdict import Verdict
+    from ci_toolkit.report.model import Report, ShardTime
     from ci_toolkit.run.results import LaneResult
 
 
@@ -27,30 +31,6 @@ def load_config(config_path: Path | None, *, json_path: Path | None = None) -> C
     return config_mod.load(config_path)
 
 
-def judge(data: Path | None, config: Config) -> Verdict:
-    """Load coverage (None: no data was produced at all) and evaluate the thresholds.
-
-    Only the coverage source is judged (configured, or detected as `local` measures it): what else was
-    measured never counts, and source files the data does not name count at 0%.
-    """
-    from ci_toolkit.errors import ConfigError
-    from ci_toolkit.gate import covdata
-    from ci_toolkit.gate import verdict as gate
-    from ci_toolkit.run import argv
-
-    if data is None:
-        return gate.evaluate(covdata.CoverageReport(files=(), has_branches=False), config.coverage)
-    try:
-        entries = argv.coverage_sources(config)
-    except ConfigError as exc:
-        # Nothing configured and no package to detect: nothing may be judged (a measured file outside the
-        # source must never count), so the gate fails closed, once the data itself proved to be coverage.
-        covdata.load(data, config.root, source=())
-        return gate.unjudged(f"no coverage source to judge: {exc}")
-    source = covdata.resolve_source(entries, config.root, str(config.path or config.root))
-    return gate.evaluate(covdata.load(data, config.root, source=source), config.coverage)
-
-
 def publish(
     lanes: Sequence[LaneResult],
     verdict: Verdict | None,
@@ -61,17 +41,65 @@ def publish(
     exit_code: int,
     services: Sequence[Mapping[str, object]] = (),
     services_waited: float | None = None,
+    delta: Delta | None = None,
+    shards: Sequence[ShardTime] = (),
+    output_dir: Path | None = None,
+    coverage_file: Path | None = None,
+    root: Path | None = None,
 ) -> None:
-    """The summary on stdout, and the same verdict as JSON in `json_path` when one was asked for."""
+    """The summary on stdout, and the same report as JSON in `json_path` when one was asked for. With
+    `output_dir`, the report is also saved there (report.json, which `ci-toolkit report` renders again,
+    and report.md), and with `coverage_file` and `root` the coverage data as HTML (htmlcov/)."""
     from ci_toolkit.console import wants_color
-    from ci_toolkit.report import json_report, terminal
+    from ci_toolkit.report import json_report, model, terminal
 
+    report = model.build(
+        lanes,
+        verdict,
+        exit_code=exit_code,
+        note=note,
+        delta=delta,
+        services=services,
+        services_waited=services_waited,
+        shards=shards,
+    )
     use_color = wants_color(sys.stdout, color)
-    text = terminal.render(lanes, verdict, color=use_color, note=note)
+    text = terminal.render_report(report, color=use_color)
     sys.stdout.write("\n" + text + ("" if text.endswith("\n") else "\n"))
     sys.stdout.flush()
+    if output_dir is not None:
+        save_report(report, output_dir, coverage_file=coverage_file, root=root)
     if json_path is not None:
-        extra: dict[str, object] = {"exit_code": int(exit_code), "services": list(services)}
-        if services_waited is not None:
-            extra["services_waited"] = round(services_waited, 3)
-        json_report.write(json_path, json_report.to_dict(lanes, verdict, extra=extra))
+        json_report.write(json_path, model.to_dict(report))
+
+
+def save_report(
+    report: Report, output_dir: Path, *, coverage_file: Path | None = None, root: Path | None = None
+) -> None:
+    """What a run leaves for later: the report model (report.json), its Markdown within a job summary's
+    budget (report.md), and `coverage html` (htmlcov/). These are advisory: a failure is a warning, never
+    a different verdict."""
+    from ci_toolkit.errors import ConfigError
+    from ci_toolkit.files import atomic
+    from ci_toolkit.report import budget, html, json_report, markdown
+    from ci_toolkit.run import layout
+
+    try:
+        layout.claim(output_dir)  # `gate` may be the first to write there: only into a directory of ours
+        json_report.save(output_dir / json_report.REPORT_FILE, report)
+        atomic.write_text(output_dir / markdown.FILE, markdown.render(report, max_bytes=budget.SUMMARY_LIMIT))
+    except ConfigError as exc:
+        click.echo(f"ci-toolkit: warning: report not saved: {exc}", err=True)
+        return
+    except OSError as exc:
+        click.echo(f"ci-toolkit: warning: {output_dir}: report not saved: {exc.strerror or exc}", err=True)
+        return
+    if (
+        coverage_file is not None
+        and root is not None
+        and report.verdict is not None
+        and coverage_file.is_file()
+    ):
+        problem = html.write(coverage_file, root, output_dir / html.DIRECTORY)
+        if problem is not None:
+            click.echo(f"ci-toolkit: warning: {problem}", err=True)

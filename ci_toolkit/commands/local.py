@@ -11,7 +11,8 @@ import click
 
 from ci_toolkit.commands import options
 from ci_toolkit.commands.base import Command
-from ci_toolkit.commands.common import judge, load_config, publish
+from ci_toolkit.commands.common import load_config, publish
+from ci_toolkit.commands.judge import Against, delta, judge, prepare
 from ci_toolkit.errors import CiToolkitError, ConfigError, ExitCode, PytestExit
 
 if TYPE_CHECKING:
@@ -27,6 +28,9 @@ if TYPE_CHECKING:
 @click.option("--lane", "lanes", multiple=True, metavar="NAME", help="Run only this lane (repeatable).")
 @options.color
 @options.backend
+@options.base
+@options.compare
+@options.html
 @click.option(
     "--shard",
     metavar="K/N",
@@ -40,6 +44,9 @@ def command(
     lanes: tuple[str, ...],
     color: bool | None,
     backend: str | None,
+    base_ref: str | None,
+    compare_path: Path | None,
+    html: bool,
     shard: str | None,
     pytest_args: tuple[str, ...],
 ) -> int:
@@ -54,9 +61,10 @@ def command(
     if lanes:
         config = select_lanes(config, lanes)
     shard_spec = parse_shard_option(shard) if shard is not None else None
+    against = prepare(config, base_ref, compare_path)
     # One run at a time in an output dir, held from its clean-up to the summary (ci_toolkit.outdir).
     with outdir.lock(config):
-        return _run_locked(config, json_path, lanes, color, pytest_args, backend, shard_spec)
+        return _run_locked(config, json_path, lanes, color, pytest_args, backend, shard_spec, against, html)
 
 
 def _run_locked(
@@ -67,7 +75,11 @@ def _run_locked(
     pytest_args: Sequence[str],
     backend: str | None,
     shard_spec: tuple[int, int] | None,
+    against: Against,
+    html: bool = False,
 ) -> int:
+    from ci_toolkit.report.model import shard_times
+    from ci_toolkit.run import layout as outdir
     from ci_toolkit.run import runner
     from ci_toolkit.services.manager import Services
     from ci_toolkit.signals import sigterm_as_interrupt
@@ -104,7 +116,7 @@ def _run_locked(
             "combine every shard's coverage data and run `ci-toolkit gate` on it"
         )
     elif codes - {PytestExit.NO_TESTS_COLLECTED}:  # some lane ran tests: there is coverage to judge
-        verdict = judge(outcome.coverage_file, config)
+        verdict = judge(outcome.coverage_file, config, against)
 
     code = exit_code(outcome.lanes, verdict)
     if code == ExitCode.NO_TESTS and outcome.plan is not None and shard_spec is not None:
@@ -112,6 +124,7 @@ def _run_locked(
         code = ExitCode.OK if not outcome.plan.shards[shard_spec[0] - 1].tests else code
     note = "\nnote: ".join(n for n in notes if n) or None  # the summary prefixes the first "note: "
     started = [dataclasses.asdict(s) for s in services.started]
+    change = delta(verdict, against)
     publish(
         outcome.lanes,
         verdict,
@@ -121,6 +134,13 @@ def _run_locked(
         exit_code=code,
         services=started,
         services_waited=services.waited if started else None,
+        delta=change,
+        shards=shard_times(outcome.plan, shard_spec, outcome.lanes)
+        if outcome.plan is not None and shard_spec is not None
+        else (),
+        output_dir=outdir.output_path(config),
+        coverage_file=outcome.coverage_file if html and verdict is not None else None,
+        root=config.root,
     )
     if code == ExitCode.NO_TESTS:
         if all(lane.ran_tests for lane in outcome.lanes):

@@ -46,4 +46,27 @@ def json_file(help_text: str) -> Callable[[F], F]:
     return click.option("--json", "json_path", type=FILE, default=None, help=help_text)
 
 
-verdict_json = json_file("Also write the machine-readable verdict (schema_version 1) to this file.")
+verdict_json = json_file("Also write the machine-readable verdict (schema_version 2) to this file.")
+base = click.option(
+    "--base",
+    "base_ref",
+    default=None,
+    metavar="REF",
+    help="Also judge patch coverage: the lines changed since the merge base of REF and HEAD (git), "
+    "against patch_fail_under.",
+)
+html = click.option(
+    "--html",
+    "html",
+    is_flag=True,
+    default=False,
+    help="Also write `coverage html` of the judged coverage data to <output_dir>/htmlcov/.",
+)
+compare = click.option(
+    "--compare",
+    "compare_path",
+    type=click.Path(path_type=Path, dir_okay=False, exists=False),
+    default=None,
+    help="A verdict saved with --json (e.g. on the default branch): report the change of the total and "
+    "of each file whose coverage changed.",
+)

@@ -339,6 +339,7 @@ COVERAGE = Table(
 source = ["app"]
 branch = true
 fail_under = 85
+patch_fail_under = 90
 
 [tool.ci-toolkit.coverage.paths]
 "app/legacy/**" = 60
@@ -375,6 +376,16 @@ fail_under = 85
             "number 0-100",
             "The floor for all measured files of the source together.",
             default=0.0,
+            check="percent",
+        ),
+        Option(
+            "patch_fail_under",
+            "number 0-100",
+            "The floor for the lines a change touched (`--base REF`): changed lines that coverage.py "
+            "measures, and their branches, together. Without it patch coverage is reported, not gated; "
+            "without `--base` there is no patch to judge and no patch check at all.",
+            default=None,
+            shown="none: reported, not gated",
             check="percent",
         ),
         Option(

@@ -32,6 +32,7 @@ class CoverageConfig:
     source: tuple[str, ...] = COVERAGE.defaults["source"]  # empty: detected from the layout
     branch: bool = COVERAGE.defaults["branch"]
     fail_under: float = COVERAGE.defaults["fail_under"]
+    patch_fail_under: float | None = COVERAGE.defaults["patch_fail_under"]  # None: reported, not gated
     paths: tuple[Floor, ...] = COVERAGE.defaults["paths"]  # the most specific pattern wins
     groups: tuple[Floor, ...] = COVERAGE.defaults["groups"]
     critical: tuple[Floor, ...] = COVERAGE.defaults["critical"]  # 100 unless given; fail-closed

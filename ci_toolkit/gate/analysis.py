@@ -8,6 +8,10 @@ in this process when that is safe, else in a child process, because coverage.py 
 reported paths are relative to in module globals, and changing them (and the cwd) inside a process that may
 itself be measured by coverage would corrupt that measurement.
 
+A large data file is analysed in parts, one process per core, each reporting every n-th of the files
+(coverage.py's analysis is one process on one core); the parts' reports are put back together in
+coverage.py's own order, so the result is the serial one.
+
 Fail closed: data that names a source file which no longer exists (or no longer parses) is an error telling
 the user to re-run the tests, not a file silently left out of the gate. (A project that set coverage.py's
 own ``ignore_errors = true`` has asked for such files to be skipped, and coverage.py does so.)
@@ -15,12 +19,13 @@ own ``ignore_errors = true`` has asked for such files to be skipped, and coverag
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +34,14 @@ from ci_toolkit.gate.inputfile import one_line
 from ci_toolkit.gate.source import elsewhere, foreign, real, within
 
 
-def analyse(data_file: str, out: str, rcfile: str, scope_file: str = "") -> dict[str, str]:
+def analyse(data_file: str, out: str, rcfile: str, scope_file: str = "", part: str = "") -> dict[str, str]:
     """coverage.py's own JSON report of `data_file`, written to `out`; run with cwd = the project root
     so coverage finds the project's configuration exactly as `coverage report` would there.
 
     With `scope_file` (JSON: "source", the absolute source paths, and "known", real paths already
     reported elsewhere), only measured files under the source are reported, plus the Python files under
     it that coverage.py would have listed as unexecuted had it measured with that source, less "known".
+    With `part` ("i/n"), only every n-th of those files from the i-th on.
     """
     import coverage
     from coverage.exceptions import CoverageException, NoDataError, NoSource, NotPython
@@ -49,10 +55,15 @@ def analyse(data_file: str, out: str, rcfile: str, scope_file: str = "") -> dict
             if facts is not None:
                 return {"status": "foreign", "message": json.dumps(facts)}
             if not morfs:
-                empty = {"meta": {"branch_coverage": cov.get_data().has_arcs()}, "files": {}}
-                Path(out).write_text(json.dumps(empty), encoding="utf-8")
-                return {"status": "ok"}
-        cov.json_report(morfs=morfs, outfile=out)
+                return _empty(cov, out)
+        if part:
+            index, count = (int(n) for n in part.split("/"))
+            every = sorted(cov.get_data().measured_files()) if morfs is None else morfs
+            morfs = every[index::count]
+            if not morfs:  # coverage.py would take an empty list for "every file"
+                return _empty(cov, out)
+        with _without_regions(), _one_connection(cov.get_data()):
+            cov.json_report(morfs=morfs, outfile=out)
     except NoDataError as exc:
         return {"status": "nodata", "message": str(exc)}
     except NoSource as exc:
@@ -63,6 +74,39 @@ def analyse(data_file: str, out: str, rcfile: str, scope_file: str = "") -> dict
         return {"status": "error", "message": str(exc)}
     except Exception as exc:  # a broken coverage plugin or config: the user's to fix, so one line
         return {"status": "error", "message": f"{type(exc).__name__}: {exc}"}
+    return {"status": "ok"}
+
+
+@contextlib.contextmanager
+def _without_regions() -> Iterator[None]:
+    """coverage.py >= 7.5 adds each function's and class's own numbers to a JSON report: a second parse
+    of every file and a report several times larger, for numbers the gate never reads. Python files
+    report no regions meanwhile; the file's own numbers do not depend on them."""
+    from coverage.python import PythonFileReporter
+
+    if not hasattr(PythonFileReporter, "code_regions"):  # pragma: no cover - coverage.py < 7.5
+        yield
+        return
+    saved = PythonFileReporter.__dict__["code_regions"], PythonFileReporter.__dict__["code_region_kinds"]
+    PythonFileReporter.code_regions = lambda self: []  # type: ignore[method-assign]
+    PythonFileReporter.code_region_kinds = lambda self: []  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        PythonFileReporter.code_regions, PythonFileReporter.code_region_kinds = saved  # type: ignore[method-assign]
+
+
+def _one_connection(data: Any) -> contextlib.AbstractContextManager[Any]:
+    """The data file held open for the whole report: coverage.py opens and closes it for each query
+    (several per file) unless a connection is already open, a seventh of the analysis. Its connection
+    is not public API: without one, the report is the same, only slower."""
+    connect = getattr(data, "_connect", None)
+    return contextlib.nullcontext() if connect is None else connect()
+
+
+def _empty(cov: Any, out: str) -> dict[str, str]:
+    empty = {"meta": {"branch_coverage": cov.get_data().has_arcs()}, "files": {}}
+    Path(out).write_text(json.dumps(empty), encoding="utf-8")
     return {"status": "ok"}
 
 
@@ -99,8 +143,11 @@ if sys.path and sys.path[0] in ("", "."):
     del sys.path[0]
 import json
 from ci_toolkit.gate.analysis import analyse
-print(json.dumps(analyse(*sys.argv[1:5])))
+print(json.dumps(analyse(*sys.argv[1:6])))
 """
+
+# Below this many files a part costs more in interpreter start-up than it saves.
+_PART_FILES = 100
 
 # Variables that would make the child measure itself (and write data files into the project).
 _CHILD_ENV_DROP = (
@@ -131,19 +178,54 @@ def _analyse_here(args: Sequence[str], root: Path) -> dict[str, Any] | None:
 
 
 def _analyse_in_child(path: Path, args: Sequence[str], root: Path) -> dict[str, Any]:
+    return _child_status(_wait(path, _start_child(path, args, root)))
+
+
+def _start_child(path: Path, args: Sequence[str], root: Path) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if k not in _CHILD_ENV_DROP}
     try:
-        proc = subprocess.run(
+        return subprocess.Popen(
             [sys.executable, "-c", _ANALYSE, *args],
             cwd=root,
             env=env,
-            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            check=False,
         )
     except OSError as exc:
         raise DataError(f"{path}: could not run coverage.py to analyse it ({exc})") from None
-    return _child_status(proc)
+
+
+def _wait(path: Path, proc: subprocess.Popen[str]) -> subprocess.CompletedProcess[str]:
+    try:
+        out, err = proc.communicate()
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def _analyse_parts(path: Path, jobs: Sequence[Sequence[str]], root: Path) -> list[dict[str, Any]]:
+    """Each job's status, the jobs run side by side: all but the first in children, the first here
+    when that is safe (else in a child too)."""
+    if len(jobs) == 1:
+        status = _analyse_here(jobs[0], root)
+        return [status if status is not None else _analyse_in_child(path, jobs[0], root)]
+    children: list[subprocess.Popen[str]] = []
+    try:
+        for job in jobs[1:]:
+            children.append(_start_child(path, job, root))
+        first = _analyse_here(jobs[0], root)
+        if first is None:
+            first = _analyse_in_child(path, jobs[0], root)
+        return [first, *(_child_status(_wait(path, child)) for child in children)]
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
 
 
 def _child_status(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
@@ -161,33 +243,70 @@ def _child_status(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
 
 
 def analysis(
-    path: Path, data_file: Path, root: Path, config_file: Path | None, scope: Mapping[str, Any] | None
+    path: Path,
+    data_file: Path,
+    root: Path,
+    config_file: Path | None,
+    scope: Mapping[str, Any] | None,
+    *,
+    parts: int = 1,
 ) -> dict[str, Any] | None:
     """coverage.py's JSON report of *data_file* (see `analyse`); None when it has nothing to report.
 
     *path* names the input in messages; *scope* ("source" and "known", see `analyse`) limits the report
-    to the coverage source; *config_file* overrides coverage.py's own configuration discovery.
+    to the coverage source; *config_file* overrides coverage.py's own configuration discovery; *parts*
+    processes share the files between them (see `parts_for`).
     """
     with tempfile.TemporaryDirectory(prefix="ci-toolkit-cov-") as tmp:
-        out = Path(tmp) / "coverage.json"
         scope_file = ""
         if scope is not None:
             scope_file = str(Path(tmp) / "scope.json")
             Path(scope_file).write_text(json.dumps(scope), encoding="utf-8")
         rcfile = str(Path(config_file).resolve()) if config_file is not None else ""
-        args = (str(data_file), str(out), rcfile, scope_file)
-        status = _analyse_here(args, root)
-        if status is None:
-            status = _analyse_in_child(path, args, root)
-        kind, message = status.get("status"), str(status.get("message", "")).strip()
-        if kind == "nodata":
-            return None
-        _raise_for(path, kind, message, root, scope)
-        try:
-            data: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise DataError(f"{path}: coverage.py wrote no usable JSON report ({exc})") from None
+        outs = [Path(tmp) / f"coverage-{index}.json" for index in range(max(1, parts))]
+        jobs = [(str(data_file), str(outs[0]), rcfile, scope_file)]
+        if len(outs) > 1:
+            jobs = [
+                (str(data_file), str(out), rcfile, scope_file, f"{index}/{len(outs)}")
+                for index, out in enumerate(outs)
+            ]
+        statuses = _analyse_parts(path, jobs, root)
+        for status in statuses:
+            kind, message = status.get("status"), str(status.get("message", "")).strip()
+            if kind != "nodata":
+                _raise_for(path, kind, message, root, scope)
+        answered = [
+            out for out, status in zip(outs, statuses, strict=True) if status.get("status") != "nodata"
+        ]
+        reports = [_read_report(path, out) for out in answered]
+    if not reports:
+        return None
+    return reports[0] if len(reports) == 1 else _joined(reports, root)
+
+
+def _read_report(path: Path, out: Path) -> dict[str, Any]:
+    try:
+        data: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: coverage.py wrote no usable JSON report ({exc})") from None
     return data
+
+
+def _joined(reports: Sequence[Mapping[str, Any]], root: Path) -> dict[str, Any]:
+    """The parts' reports as one, files in coverage.py's order (by absolute file name). The parts'
+    totals are left out rather than added up: they are optional, and the model sums the files."""
+    files = {name: entry for report in reports for name, entry in report["files"].items()}
+    order = sorted(files, key=lambda name: os.path.join(root, name))
+    return {"meta": dict(reports[0]["meta"]), "files": {name: files[name] for name in order}}
+
+
+def parts_for(files: int) -> int:
+    """How many processes analyse `files` files: one per core, each with at least _PART_FILES files."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, files // _PART_FILES))
 
 
 def _raise_for(path: Path, kind: Any, message: str, root: Path, scope: Mapping[str, Any] | None) -> None:

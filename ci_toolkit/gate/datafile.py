@@ -2,6 +2,7 @@
 
 A truncated or damaged SQLite file, or an SQLite database without coverage.py's tables, is a DataError,
 never a number judged; a data file that measured nothing gives an empty report, which the gate fails.
+A data file of many files is analysed by one process per core (`analysis.parts_for`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ci_toolkit.errors import DataError
-from ci_toolkit.gate.analysis import analysis
+from ci_toolkit.gate.analysis import analysis, parts_for
 from ci_toolkit.gate.inputfile import NOT_COVERAGE, one_line
 from ci_toolkit.gate.jsonreport import from_json
 from ci_toolkit.gate.measured import CoverageReport
@@ -32,7 +33,7 @@ def load_data_file(
     if not measured or (source is not None and not source):
         return CoverageReport(files=(), has_branches=has_branches)
     scope = None if source is None else {"source": [str(s) for s in source], "known": []}
-    data = analysis(path, data_file, root, config_file, scope)
+    data = analysis(path, data_file, root, config_file, scope, parts=parts_for(len(measured)))
     if data is None:
         return CoverageReport(files=(), has_branches=has_branches)
     report = from_json(data, root, source=path)

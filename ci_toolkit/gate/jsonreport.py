@@ -85,10 +85,12 @@ def from_json(data: Mapping[str, Any], root: Path, *, source: Path | str = "<jso
 def _file_from_json(path: str, entry: Mapping[str, Any], has_branches: bool) -> FileCoverage:
     summary = entry["summary"]
     missing_branches: tuple[tuple[int, int], ...] = ()
+    executed_branches: tuple[tuple[int, int], ...] = ()
     branches = 0
     if has_branches:
         branches = summary["num_branches"]
         missing_branches = tuple(sorted((a, b) for a, b in entry["missing_branches"]))
+        executed_branches = tuple(sorted((a, b) for a, b in entry.get("executed_branches", ())))
     return FileCoverage(
         path=path,
         statements=summary["num_statements"],
@@ -96,4 +98,6 @@ def _file_from_json(path: str, entry: Mapping[str, Any], has_branches: bool) -> 
         excluded_lines=tuple(sorted(entry.get("excluded_lines", ()))),
         branches=branches,
         missing_branches=missing_branches,
+        executed_lines=tuple(sorted(entry.get("executed_lines", ()))),
+        executed_branches=executed_branches,
     )

@@ -7,7 +7,7 @@ POSIX paths relative to the project root when the file is under it, else absolut
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 
@@ -57,6 +57,10 @@ class FileCoverage:
     excluded_lines: tuple[int, ...] = ()
     branches: int = 0
     missing_branches: tuple[tuple[int, int], ...] = ()  # (from, to); to < 0 is an exit from the code object
+    # What ran, for patch coverage (which needs the lines and branches themselves, not counts). Left out
+    # of equality and repr: two files are the same coverage when their counts and misses are.
+    executed_lines: tuple[int, ...] = field(default=(), compare=False, repr=False)
+    executed_branches: tuple[tuple[int, int], ...] = field(default=(), compare=False, repr=False)
 
     @property
     def covered_lines(self) -> int:

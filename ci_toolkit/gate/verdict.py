@@ -13,6 +13,8 @@ Checks, all fail-closed:
   every line and every branch covered). A file that was never imported is in the data at 0% and fails.
 - "pattern": a pattern in ``paths``, ``groups`` or ``critical`` that matches no measured file fails, so a
   renamed module or a wrong coverage source cannot silently switch a floor off.
+- "patch": the changed measured lines and their branches (`ci_toolkit.gate.patch`) vs
+  ``patch_fail_under``; present only when a base was given (--base), and never failing without a floor.
 
 Percentages are compared exactly on integers and rationals (covered * 100 >= minimum * total), never on
 rounded floats. A file with no statements and no branches counts as 100% covered.
@@ -22,16 +24,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ci_toolkit.config import CoverageConfig, Floor
 from ci_toolkit.config.globs import matches, specificity
 from ci_toolkit.gate.measured import CoverageReport, FileCoverage, Measure
 
-CheckKind = Literal["data", "total", "file", "group", "critical", "pattern"]
+if TYPE_CHECKING:  # patch.py formats its ranges with this module's functions
+    from ci_toolkit.gate.patch import Patch
+
+CheckKind = Literal["data", "total", "file", "group", "critical", "pattern", "patch"]
 
 NO_DATA = "no coverage data: no file was measured; check the coverage source and that the tests ran"
 NO_MATCH = "pattern matches no measured file; check the path or coverage source"
+NO_PATCH_LINES = "no changed line is measured"
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,9 @@ class Verdict:
     passed: bool
     total: Measure
     checks: tuple[Check, ...]
+    patch: Patch | None = None  # patch coverage, when a base was given (--base)
+    # Every judged file's measure, by path: what a saved verdict needs for a later --compare.
+    files: tuple[tuple[str, Measure], ...] = ()
 
     @property
     def failures(self) -> tuple[Check, ...]:
@@ -67,8 +76,9 @@ class Verdict:
         return tuple(c for c in self.checks if c.kind == kind)
 
 
-def evaluate(report: CoverageReport, cov: CoverageConfig) -> Verdict:
-    """Judge *report* against the floors in *cov*. Pure: no I/O, no clock, no globals."""
+def evaluate(report: CoverageReport, cov: CoverageConfig, patch: Patch | None = None) -> Verdict:
+    """Judge *report* against the floors in *cov*, and *patch* (when a base was given) against
+    ``patch_fail_under``. Pure: no I/O, no clock, no globals."""
     total = report.total
     if not report.files:
         return unjudged(NO_DATA)
@@ -88,7 +98,15 @@ def evaluate(report: CoverageReport, cov: CoverageConfig) -> Verdict:
     checks.extend(_unmatched(report.files, "paths", cov.paths))
     checks.extend(_unmatched(report.files, "groups", cov.groups))
     checks.extend(_unmatched(report.files, "critical", cov.critical))
-    return Verdict(passed=all(c.passed for c in checks), total=total, checks=tuple(checks))
+    if patch is not None:
+        checks.append(_patch_check(patch, cov.patch_fail_under))
+    return Verdict(
+        passed=all(c.passed for c in checks),
+        total=total,
+        checks=tuple(checks),
+        patch=patch,
+        files=tuple((f.path, f.measure) for f in report.files),
+    )
 
 
 def unjudged(detail: str) -> Verdict:
@@ -161,6 +179,25 @@ def _unmatched(files: Sequence[FileCoverage], origin: str, floors: Sequence[Floo
             detail += f" (for every file under it, write '{prefix}**')"
         out.append(_pattern_check("pattern", floor, origin, None, detail))
     return out
+
+
+def _patch_check(patch: Patch, minimum: float | None) -> Check:
+    """The changed measured lines against ``patch_fail_under``; without a floor, shown and always passed."""
+    uncovered = "; ".join(f.summary for f in patch.files if f.uncovered)
+    branches = "; ".join(f"{f.path} {f.missing_branches}" for f in patch.files if f.missing_branches)
+    n = len(patch.files)
+    detail = f"{n} file{'s' if n != 1 else ''} changed since {patch.base}" if n else NO_PATCH_LINES
+    return Check(
+        kind="patch",
+        subject="patch",
+        minimum=minimum,
+        measure=patch.measure,
+        passed=minimum is None or patch.measure.meets(minimum),
+        missing_lines=uncovered,
+        missing_branches=branches,
+        origin="patch_fail_under",
+        detail=detail,
+    )
 
 
 def _pattern_check(kind: CheckKind, floor: Floor, origin: str, measure: Measure | None, detail: str) -> Check:

@@ -41,6 +41,7 @@ class ResultsRecorder:
         self.collect_counted: set[str] = set()  # collection reports: xdist sends one per worker
         self.internal_errors: list[str] = []
         self.interrupted = ""
+        self.reruns: dict[str, int] = {}  # pytest-rerunfailures' reruns per test
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.selected.update(dict.fromkeys(item.nodeid for item in session.items))
@@ -79,6 +80,8 @@ class ResultsRecorder:
         if report.outcome == "rerun":  # pytest-rerunfailures: only the final attempt counts
             self.tests.pop(report.nodeid, None)
             self.finished.discard(report.nodeid)
+            # ...but that it needed another one is kept: a test that then passes is flaky.
+            self.reruns[report.nodeid] = self.reruns.get(report.nodeid, 0) + 1
             return
         entry = self.tests.setdefault(
             report.nodeid,
@@ -140,7 +143,8 @@ class ResultsRecorder:
             selected=len(self.selected),
         )
         outcomes = tuple(
-            results_file.TestOutcome(nodeid=nodeid, **entry) for nodeid, entry in self.tests.items()
+            results_file.TestOutcome(nodeid=nodeid, reruns=self.reruns.get(nodeid, 0), **entry)
+            for nodeid, entry in self.tests.items()
         )
         results_file.write(self.path, results_file.Results(outcomes, self.counts, status))
 

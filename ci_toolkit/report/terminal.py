@@ -15,7 +15,8 @@ import textwrap
 from collections.abc import Sequence
 
 from ci_toolkit.gate.verdict import Check, Verdict, format_floor
-from ci_toolkit.report import lane_counts, overall_passed, printable, summary_line
+from ci_toolkit.report import lane_counts, model, overall_passed, printable, summary_line
+from ci_toolkit.report.model import Report
 from ci_toolkit.run.results import LaneResult, exit_meaning
 
 MAX_FAILED_TESTS = 30
@@ -69,19 +70,113 @@ def render(
     note: str | None = None,
 ) -> str:
     """The summary, ending in a newline; *note* (e.g. why the gate was skipped) goes above the verdict."""
+    return render_report(model.build(lanes, verdict, note=note), color=color, width=width)
+
+
+def render_report(report: Report, *, color: bool = False, width: int = 100) -> str:
+    """The summary of a whole report: what failed first, then the overview, then the verdict."""
     out = _Out(color, width)
+    lanes, verdict = report.lanes, report.verdict
     _failed_tests(out, lanes)
     _not_run(out, lanes)
     _broken_lanes(out, lanes)
     if verdict is not None and not verdict.passed:
         _gate_failures(out, verdict)
     _lanes(out, lanes)
+    _flaky(out, lanes)
     if verdict is not None:
         _coverage_overview(out, verdict)
-    if note:
-        out.add(out.style(f"note: {note}", "yellow"))
+    _delta(out, report)
+    _patch(out, report)
+    _slowest(out, report)
+    _shards(out, report)
+    _services(out, report)
+    if report.note:
+        out.add(out.style(f"note: {report.note}", "yellow"))
     _final(out, lanes, verdict)
     return "\n".join(out.lines) + "\n"
+
+
+def _flaky(out: _Out, lanes: Sequence[LaneResult]) -> None:
+    found = [(lane.name, o) for lane in lanes for o in model.flaky(lane)]
+    if not found:
+        return
+    out.add(out.style(f"FLAKY: failed, then passed on a rerun ({len(found)})", "yellow"))
+    for lane_name, o in found[:MAX_FAILED_TESTS]:
+        where = f" [{lane_name}]" if len(lanes) > 1 else ""
+        out.add(out.fitted(f"  {printable(o.nodeid)}{where}", f" - {_plural(o.reruns, 'rerun')}"))
+    if len(found) > MAX_FAILED_TESTS:
+        out.add(f"  ... and {len(found) - MAX_FAILED_TESTS} more")
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}%"
+
+
+def _delta(out: _Out, report: Report) -> None:
+    delta = report.delta
+    if delta is None:
+        return
+    change = delta.total_after - delta.total_before
+    out.add(
+        f"  total {change:+.2f} against the base "
+        f"({_percent(delta.total_before)} -> {_percent(delta.total_after)})"
+    )
+    for f in delta.files[:MAX_FAILED_TESTS]:
+        out.add(out.fitted(f"    {printable(f.path)}", f"  {_percent(f.before)} -> {_percent(f.after)}"))
+    if len(delta.files) > MAX_FAILED_TESTS:
+        out.add(f"    ... and {len(delta.files) - MAX_FAILED_TESTS} more files changed")
+
+
+def _patch(out: _Out, report: Report) -> None:
+    patch = report.verdict.patch if report.verdict is not None else None
+    if patch is None:
+        return
+    prefix = suffix = ""
+    for c in report.verdict.of_kind("patch"):  # type: ignore[union-attr]
+        # The patch check's floor, or that it only reports: never a percentage without its meaning.
+        prefix = (out.style("OK  ", "green") if c.passed else out.style("FAIL", "red")) + " "
+        suffix = f" (patch_fail_under {format_floor(c.minimum)})" if c.minimum is not None else " (not gated)"
+    out.add(f"  {prefix}patch coverage against {printable(patch.base)}: {patch.measure.display}%{suffix}")
+    for f in patch.files:
+        parts = [f"lines {f.uncovered}"] if f.uncovered else []
+        if f.missing_branches:
+            parts.append(f"branches {f.missing_branches}")
+        if parts:
+            line = f"{printable(f.path)}  {f.measure.display}%  not run: {'; '.join(parts)}"
+            out.wrapped(line, "    ", "        ")
+
+
+def _slowest(out: _Out, report: Report) -> None:
+    if not report.slowest:
+        return
+    out.add(out.style("SLOWEST TESTS", "bold"))
+    for t in report.slowest:
+        where = f" [{t.lane}]" if len(report.lanes) > 1 else ""
+        out.add(out.fitted(f"  {_format_time(t.seconds):>7}  {printable(t.nodeid)}{where}", ""))
+
+
+def _shards(out: _Out, report: Report) -> None:
+    if not report.shards:
+        return
+    out.add(out.style("SHARD BALANCE (predicted -> realised)", "bold"))
+    for s in report.shards:
+        realised = "not here" if s.realised is None else _format_time(s.realised)
+        out.add(f"  shard {s.index}: {s.tests:>5} tests  {_format_time(s.predicted):>7} -> {realised}")
+
+
+def _services(out: _Out, report: Report) -> None:
+    if not report.services:
+        return
+    waited = (
+        "" if report.services_waited is None else f" (the run waited {_format_time(report.services_waited)})"
+    )
+    out.add(out.style("SERVICES", "bold") + waited)
+    for s in report.services:
+        reused = ", reused" if s.reused else ""
+        out.add(
+            f"  {printable(s.name)} ({printable(s.backend)}{reused}) ready after {_format_time(s.seconds)}"
+        )
 
 
 def _failed_tests(out: _Out, lanes: Sequence[LaneResult]) -> None:
@@ -190,6 +285,12 @@ def _gate_failures(out: _Out, verdict: Verdict) -> None:
                 _file_line(out, c, "    ")
     for c in verdict.of_kind("pattern"):
         out.add(f"  {out.style('FAIL', 'red')} {c.origin} pattern '{printable(c.subject)}': {c.detail}")
+    for c in verdict.of_kind("patch"):
+        if not c.passed:
+            out.add(
+                f"  {out.style('FAIL', 'red')} patch coverage {c.percent}% < {format_floor(c.minimum)} "
+                "(patch_fail_under)"
+            )
     out.add()
 
 

@@ -1,4 +1,5 @@
-"""Combine the coverage data of every lane (each already holding its xdist workers') into one file."""
+"""Combine the coverage data of every lane (each already holding its xdist workers') into one file; and,
+for `ci-toolkit merge`, the shards' data files with their measured paths mapped onto this checkout."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import os
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from ci_toolkit.errors import DataError
@@ -26,17 +28,10 @@ def combine(data_files: Sequence[Path], out: Path) -> Path | None:
     if not inputs:
         return None
     for path in inputs:
-        try:
-            coverage.CoverageData(basename=str(path)).read()
-        except (CoverageException, sqlite3.Error) as exc:
-            raise DataError(
-                f"{path}: not a readable coverage data file: {' '.join(str(exc).split())}"
-            ) from None
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
-    os.unlink(tmp)  # coverage creates its SQLite file itself
-    try:
+        problem = unreadable(path)
+        if problem is not None:
+            raise DataError(problem)
+    with _replacing(out) as tmp:
         if len(inputs) == 1:
             # One lane: its data already holds every worker's, and a copy costs a fraction of a combine.
             shutil.copyfile(inputs[0], tmp)
@@ -55,7 +50,70 @@ def combine(data_files: Sequence[Path], out: Path) -> Path | None:
                 "every lane must measure alike: check the lanes' pytest_args for --cov options"
             ) from None
         os.replace(tmp, out)
+    return out
+
+
+def unreadable(path: Path) -> str | None:
+    """Why `path` is not a coverage data file coverage.py can read (one line naming it); None if it is."""
+    import coverage
+    from coverage.exceptions import CoverageException
+
+    try:
+        data = coverage.CoverageData(basename=str(path))
+        data.read()
+        data.measured_files()  # an empty or foreign SQLite file fails only here
+    except (CoverageException, sqlite3.Error) as exc:
+        return f"{path}: not a readable coverage data file: {' '.join(str(exc).split())}"
+    return None
+
+
+def measured_files(path: Path) -> set[str]:
+    """The paths `path` holds data for, as they were measured (on whichever machine)."""
+    import coverage
+
+    data = coverage.CoverageData(basename=str(path))
+    data.read()
+    return set(data.measured_files())
+
+
+def combine_mapped(inputs: Sequence[tuple[Path, Mapping[str, str]]], out: Path) -> Path | None:
+    """The union of the data files in `inputs` written to `out`, each file's measured paths renamed by
+    its mapping (a path it does not name is kept); None when there is no input. Replaced in one rename."""
+    import coverage
+    from coverage.exceptions import CoverageException
+
+    if not inputs:
+        return None
+    with _replacing(out) as tmp:
+        combined = coverage.CoverageData(basename=tmp)
+        for path, mapping in inputs:
+            data = coverage.CoverageData(basename=str(path))
+            try:
+                data.read()
+                combined.update(data, map_path=_lookup(mapping))
+            except (CoverageException, sqlite3.Error) as exc:
+                raise DataError(
+                    f"{path}: cannot combine with the other shards' coverage data "
+                    f"({' '.join(str(exc).split())}); every shard must measure alike"
+                ) from None
+        combined.write()
+        os.replace(tmp, out)
+    return out
+
+
+def _lookup(mapping: Mapping[str, str]) -> Callable[[str], str]:
+    return lambda path: mapping.get(path, path)
+
+
+@contextmanager
+def _replacing(out: Path) -> Iterator[str]:
+    """A free temporary name beside `out` for its new content; whatever is left there goes afterwards."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    os.close(fd)
+    os.unlink(tmp)  # coverage creates its SQLite file itself
+    try:
+        yield tmp
     finally:
         for suffix in ("", "-journal", "-wal", "-shm"):
             Path(f"{tmp}{suffix}").unlink(missing_ok=True)
-    return out

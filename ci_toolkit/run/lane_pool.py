@@ -17,11 +17,18 @@ start first, but a lane that must run alone is a barrier: nothing after it start
 The terminal shows one lane at a time, live, as pytest writes it. A lane started while another has the
 terminal writes to a log file; when the terminal is free, that log is shown whole, then followed live
 until the lane ends. So the output reads lane by lane, in start order, and is never interleaved.
+
+On an interactive terminal (console.interactive: not CI, not TERM=dumb) every lane writes to its log,
+copied to the terminal as it grows, so that one status line under the output can show each running
+lane's tests done/total (from pytest's own progress, "[ 45%]", against the lanes check's counts) and
+time; it is cleared before anything else is written. A run that debugs (--pdb, -s, ...) keeps the
+terminal for its lane instead, as in a CI log, where output is plain.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -31,7 +38,7 @@ from pathlib import Path
 from typing import Protocol, TextIO
 
 from ci_toolkit.config import Config, Lane
-from ci_toolkit.console import wants_color
+from ci_toolkit.console import LaneProgress, StatusLine, wants_color
 from ci_toolkit.errors import PytestExit
 from ci_toolkit.run.argv import autoload_enabled, lane_command, resolve_workers
 from ci_toolkit.run.collect import FirstLaneCheck
@@ -83,12 +90,19 @@ class _Entry:
 
 
 class LaneOutput:
-    """Hands the terminal to one lane at a time (see the module docstring)."""
+    """Hands the terminal to one lane at a time (see the module docstring). Not `live`: every lane
+    writes to its log, even one that has the terminal, and only this object writes to the terminal,
+    clearing `status` first."""
 
-    def __init__(self, logs: Path, out: TextIO | None = None) -> None:
+    def __init__(
+        self, logs: Path, out: TextIO | None = None, *, live: bool = True, status: StatusLine | None = None
+    ) -> None:
         self.logs = logs
         self.out = out
+        self.live = live
+        self.status = status
         self._queue: list[_Entry] = []
+        self.at_line_start = True  # a line of ours would not cut into a line pytest has not ended
 
     @property
     def _stream(self) -> TextIO:
@@ -96,10 +110,13 @@ class LaneOutput:
 
     def start(self, name: str, header: str) -> Path | None:
         """A lane starts: None when it may write to the terminal, else the log file it must write to."""
-        if not self._queue:
+        if not self._queue and self.live:
             self._print(header)
             self._queue.append(_Entry(name, "", None))
             return None
+        if not self._queue:
+            self._print(header)
+            header = ""
         self.logs.mkdir(parents=True, exist_ok=True)
         log = self.logs / f"{name}.log"
         log.unlink(missing_ok=True)
@@ -142,6 +159,8 @@ class LaneOutput:
             return
         if data:
             entry.offset += len(data)
+            self.at_line_start = data.endswith(b"\n")
+            self._clear_status()
             stream = self._stream
             stream.flush()
             buffer = getattr(stream, "buffer", None)
@@ -154,12 +173,31 @@ class LaneOutput:
 
     def _print(self, line: str) -> None:
         if line:
+            self._clear_status()
             print(line, file=self._stream, flush=True)
+            self.at_line_start = True
+
+    def _clear_status(self) -> None:
+        if self.status is not None:
+            self.status.clear()
 
 
 # -- the pool ------------------------------------------------------------------------------------------
 
 _POLL = 0.02  # seconds between looks at the running lanes
+_REDRAW = 0.2  # seconds between redraws of the status line
+_TAIL = 4096  # bytes at the end of a lane's log searched for pytest's progress
+# pytest's progress at a line's end: "[ 45%]", or "[ 12/340]" with console_output_style = count.
+_PROGRESS = re.compile(rb"\[\s*(\d{1,3})%\]|\[\s*(\d+)/(\d+)\]")
+# What pytest says it is to run, most telling first: xdist's "2 workers [7 items]", "/ 7 selected", then
+# "collected 9 items".
+_ANNOUNCED = (
+    re.compile(rb"workers? \[(\d+) items?\]"),
+    re.compile(rb"/ (\d+) selected"),
+    re.compile(rb"collected (\d+) items?\b"),
+)
+# Options under which pytest talks with the user at the terminal (a debugger, uncaptured output).
+_DEBUGGING = ("--pdb", "--trace", "-s", "--capture=no", "--capture", "--pdbcls")
 
 
 class LaneServices(Protocol):
@@ -215,7 +253,13 @@ class Pool:
         self.first_check = first_check
         self.check = check
         self.counts = None if counts is None else dict(counts)
-        self.output = LaneOutput(paths.logs)
+        self.status = StatusLine.for_stream(sys.stderr)
+        lane_args = [arg for lane in config.lanes for arg in lane.pytest_args]
+        if self.status.enabled and debugging([*self.extra_args, *lane_args]):
+            self.status.enabled = False
+        self.output = LaneOutput(paths.logs, live=not self.status.enabled, status=self.status)
+        self.drawn = 0.0  # when the status line was last drawn
+        self.began = time.monotonic()
         self.slots = os.cpu_count() or 1
         self.results: dict[str, LaneResult] = {}
 
@@ -255,14 +299,35 @@ class Pool:
                             self.checked(checking.finish(result))
                             checking = None
                     self.output.pump()
+                    self.draw(running)
                     if running:
                         time.sleep(_POLL)
         except BaseException:
+            self.status.clear()
             for lane_run in running:
                 stop(lane_run.proc)
             raise
         self.output.pump()
+        self.status.clear()
         return [self.results[lane.name] for lane in self.config.lanes]
+
+    def draw(self, running: Sequence[Running]) -> None:
+        """Redraw the status line (when enabled), at most every _REDRAW seconds."""
+        now = time.monotonic()
+        if not self.status.enabled or not running or now - self.drawn < _REDRAW:
+            return
+        if not self.output.at_line_start:
+            return  # pytest is writing a line of progress: drawing would erase it
+        self.drawn = now
+        lanes = []
+        for lane_run in running:
+            name = lane_run.lane.name
+            log = self.paths.logs / f"{name}.log"
+            total = None if self.counts is None else self.counts.get(name)
+            if total is None:
+                total = total_count(log_head(log))
+            lanes.append(LaneProgress(name, done_count(log_tail(log), total), total, now - lane_run.started))
+        self.status.show(lanes, now - self.began)
 
     def services_starting(self, lane: Lane) -> bool:
         return bool(lane.services) and self.services is not None and self.services.starting()
@@ -289,6 +354,7 @@ class Pool:
                 lane.name, exit_code=PytestExit.NO_TESTS_COLLECTED, wall_time=0.0, skipped_reason=skipped
             )
             return None
+        self.status.clear()  # the services may have something to say
         extra_env: Mapping[str, str] = {}
         if self.services is not None and lane.services:
             extra_env = self.services.prepare_lane(lane, self.workers(lane))
@@ -310,6 +376,9 @@ class Pool:
         )
         env = lane_process_env(lane, self.paths, extra_env)
         env[TIMINGS_REPORTED_ENV] = str(timings_path(self.config))  # the run warns about it, once
+        if self.status.enabled:
+            # Its output reaches the terminal through the log: pytest formats for the terminal's width.
+            env.setdefault("COLUMNS", str(self.status.width()))
         proc = start_pytest(cmd, cwd=self.config.root, env=env, log=log)
         return Running(lane, proc, time.monotonic())
 
@@ -325,3 +394,48 @@ def header(lane: str, tests: int | None, workers: int) -> str:
     parts = [] if tests is None else [f"{tests} test{'s' if tests != 1 else ''}"]
     parts.append(f"{workers} worker{'s' if workers != 1 else ''}" if workers else "no xdist")
     return f"== lane {lane}: {', '.join(parts)} =="
+
+
+def debugging(args: Sequence[str]) -> bool:
+    """Whether pytest's arguments ask for the terminal itself (a debugger, uncaptured output)."""
+    return any(arg in _DEBUGGING or arg.startswith(("--pdbcls=", "--capture=no")) for arg in args)
+
+
+def log_tail(log: Path) -> bytes:
+    """The last _TAIL bytes of a lane's log (empty when it has none yet)."""
+    try:
+        with log.open("rb") as fh:
+            fh.seek(max(0, os.fstat(fh.fileno()).st_size - _TAIL))
+            return fh.read()
+    except OSError:
+        return b""
+
+
+def log_head(log: Path) -> bytes:
+    """The first _TAIL bytes of a lane's log, where pytest says how many tests it collected."""
+    try:
+        with log.open("rb") as fh:
+            return fh.read(_TAIL)
+    except OSError:
+        return b""
+
+
+def total_count(head: bytes) -> int | None:
+    """The tests pytest is to run, as it announced them: "collected 9 items / 2 deselected / 7
+    selected", or xdist's "2 workers [7 items]"; None before it has."""
+    for pattern in _ANNOUNCED:
+        found = pattern.search(head)
+        if found is not None:
+            return int(found.group(1))
+    return None
+
+
+def done_count(tail: bytes, total: int | None) -> int | None:
+    """Tests done, from the last progress pytest wrote ("[ 45%]" of `total`, or "[ 12/340]"); None when
+    it has written none yet, or only a percentage without a known total."""
+    found = max(_PROGRESS.finditer(tail), key=lambda match: match.start(), default=None)
+    if found is None:
+        return None
+    if found.group(1) is not None:
+        return None if total is None else round(int(found.group(1)) * total / 100)
+    return int(found.group(2))

@@ -15,6 +15,8 @@ Everything ci-toolkit writes while running lives in the output dir (`output_dir`
     run.json                the shard run (or null) and each lane's wall time, for `ci-toolkit split-report`
     shard-timings.json      with a shard: the timing history updated with this shard's durations (the
                             project's history is left as it was: it is what every shard plans from)
+    report.json, report.md  the run's report, as `ci-toolkit report` renders it again, and as Markdown
+    htmlcov/                `coverage html` of the run's coverage data
     services/               the services' state and scratch space (never cleared)
 
 The files exchanged with pytest are ci_toolkit.run.exchange's. The output dir is cleared of the previous
@@ -92,8 +94,13 @@ COLLECTED = "collected.json"  # ci_toolkit.run.exchange.collected
 VERDICT = "lanes-verdict"  # ci_toolkit.run.exchange.verdict
 SHARD_TIMINGS = "shard-timings.json"  # with a shard: the history updated with the shard's durations
 SERVICES = "services"  # the services' state and scratch space
+REPORT = (
+    "report.json"  # the last run's report (ci_toolkit.report.json_report), which `ci-toolkit report` renders
+)
+REPORT_MD = "report.md"  # the same report as Markdown
+HTMLCOV = "htmlcov"  # `coverage html` of the run's coverage data
 
-CLEARED_DIRS = (JUNIT, RESULTS, COVERAGE, LOGS, SCRATCH)
+CLEARED_DIRS = (JUNIT, RESULTS, COVERAGE, LOGS, SCRATCH, HTMLCOV)
 SQLITE_SIDE_FILES = ("-journal", "-wal", "-shm")
 CLEARED_FILES = (
     COVERAGE_DATA,
@@ -104,6 +111,8 @@ CLEARED_FILES = (
     COLLECTED,
     VERDICT,
     SHARD_TIMINGS,
+    REPORT,
+    REPORT_MD,
 )
 CLEARED = CLEARED_DIRS + CLEARED_FILES  # what the clean-up before every run deletes
 KEPT_DIRS = (SERVICES,)  # never cleared: its state file is how a killed run's services are found

@@ -29,7 +29,9 @@ BROKEN_PIPE = "stdout was closed by its reader (broken pipe); the summary is los
 # argv, and a function the command calls before it writes anything ("module:name" under ci_toolkit).
 COMMANDS = [
     (["local"], "commands.local:load_config"),
+    (["merge", "."], "commands.merge:load_config"),
     (["gate", "cov.json"], "commands.gate:load_config"),
+    (["report"], "commands.common:load_config"),
     (["services", "up"], "commands.services:load_config"),
     (["services", "down"], "commands.services:load_config"),
     (["services", "status"], "commands.services:load_config"),

@@ -176,10 +176,10 @@ def test_local_runs_every_lane_merges_coverage_and_passes_the_gate(sample_projec
     assert "Traceback" not in run.output
 
     summary = load_json(project.root / "summary.json")
-    assert summary["schema_version"] == 1
+    assert summary["schema_version"] == 2
     assert summary["passed"] is True
     assert summary["exit_code"] == 0
-    assert summary["tests"] == {"passed": 7, "failed": 0, "skipped": 0}
+    assert summary["tests"] == {"passed": 7, "failed": 0, "skipped": 0, "flaky": 0}
     lanes = {lane["name"]: lane for lane in summary["lanes"]}
     assert list(lanes) == ["unit", "serial", "integration"]
     assert {name: (lane["ok"], lane["counts"]["passed"]) for name, lane in lanes.items()} == {

@@ -948,3 +948,14 @@ def test_timings_cannot_be_what_the_run_layout_clears(name: str, tmp_path: Path)
 def test_timings_cannot_be_a_file_the_run_layout_writes(name: str, tmp_path: Path) -> None:
     message = error_of(tool({"output_dir": "build", "timings": f"build/{name}"}), tmp_path)
     assert "expected a file ci-toolkit does not write itself" in message
+
+
+def test_patch_fail_under_is_a_percent_and_absent_means_not_gated(tmp_path: Path) -> None:
+    assert CoverageConfig().patch_fail_under is None
+    for given in (90, 0, 12.5):
+        config = parse_here(tool({"coverage": {"patch_fail_under": given}}), tmp_path)
+        assert config.coverage.patch_fail_under == float(given)
+    for bad, shown in ((101, "101"), (True, "true"), ("90", '"90"')):
+        assert error_of(cov({"patch_fail_under": bad}), tmp_path) == (
+            f"pyproject.toml: tool.ci-toolkit.coverage.patch_fail_under: expected a number 0-100, got {shown}"
+        )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -12,6 +14,8 @@ import pytest
 
 from ci_toolkit.errors import DataError
 from ci_toolkit.gate import analysis
+from ci_toolkit.gate.jsonreport import from_json
+from ci_toolkit.gate.measured import CoverageReport
 
 
 def answered(
@@ -144,3 +148,83 @@ def test_scoped_files_are_the_measured_ones_under_the_source_and_the_unexecuted(
 def test_scoped_files_tell_data_measured_elsewhere(tmp_path: Path) -> None:
     files, facts = scoped(tmp_path, ["/ci/a.py"], {"source": [str(tmp_path)]})
     assert (files, facts) == ([], {"example": "/ci/a.py", "gone": 1, "measured": 1})
+
+
+# -- the analysis in parts, one process per core ----------------------------------------------------
+
+_MODULE = """\
+def f(x):
+    if x > {n}:
+        return "big"
+    for i in range(x):
+        if i == 3:
+            break
+    return "small"  # pragma: no cover
+"""
+
+
+@pytest.fixture(scope="module")
+def measured(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """(project root, branch data file) of 7 modules, some run with both branches, one never imported."""
+    root = tmp_path_factory.mktemp("parts")
+    pkg = root / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    for n in range(7):
+        (pkg / f"m{n}.py").write_text(_MODULE.format(n=n))
+    (root / "drive.py").write_text(
+        "from pkg import m0, m1, m2, m3, m4, m5\nm0.f(9)\nm1.f(0)\nm2.f(2)\nm3.f(5)\n"
+    )
+    (root / "pyproject.toml").write_text('[tool.coverage.report]\nomit = ["*/m5.py"]\n')
+    data = root / "data.cov"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COV_CORE_", "COVERAGE_"))}
+    subprocess.run(
+        [sys.executable, "-m", "coverage", "run", "--branch", f"--data-file={data}", "drive.py"],
+        cwd=root, env=env, check=True, capture_output=True,
+    )  # fmt: skip
+    return root, data
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("scoped", [False, True])
+def test_the_report_in_parts_is_the_serial_report(measured: tuple[Path, Path], scoped: bool) -> None:
+    root, data = measured
+    scope = {"source": [str(root / "pkg")], "known": []} if scoped else None
+
+    def report(parts: int) -> CoverageReport:
+        found = analysis.analysis(Path("d"), data, root, None, scope, parts=parts)
+        assert found is not None
+        return from_json(found, root)
+
+    serial = report(1)
+    assert ("pkg/m6.py" in [f.path for f in serial.files]) is scoped  # never imported: scoped adds it
+    assert "pkg/m5.py" not in [f.path for f in serial.files]  # omitted by the project's configuration
+    assert serial.has_branches
+    for parts in (2, 3, 9):  # 9: more parts than files, some of them empty
+        assert report(parts) == serial
+
+
+@pytest.mark.e2e
+def test_a_part_that_fails_fails_the_analysis(measured: tuple[Path, Path]) -> None:
+    root, data = measured
+    (root / "pkg" / "m3.py").rename(root / "pkg" / "gone.py")
+    try:
+        with pytest.raises(DataError, match=r"^d: .*m3\.py.*re-run the tests"):
+            analysis.analysis(Path("d"), data, root, None, None, parts=3)
+    finally:
+        (root / "pkg" / "gone.py").rename(root / "pkg" / "m3.py")
+
+
+@pytest.mark.e2e
+def test_parts_with_nothing_to_report_are_no_report(measured: tuple[Path, Path], tmp_path: Path) -> None:
+    root, data = measured
+    rc = tmp_path / "rc"
+    rc.write_text("[report]\nomit = */*.py\n")
+    assert analysis.analysis(Path("d"), data, root, rc, None, parts=2) is None
+
+
+def test_one_part_per_core_with_enough_files_each(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(analysis.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    assert analysis.parts_for(0) == 1
+    assert analysis.parts_for(analysis._PART_FILES * 2 + 1) == 2
+    assert analysis.parts_for(analysis._PART_FILES * 100) == 4

@@ -6,9 +6,11 @@ import pytest
 
 from ci_toolkit.config import CoverageConfig, Floor
 from ci_toolkit.gate.measured import CoverageReport, FileCoverage, Measure
+from ci_toolkit.gate.patch import Patch, PatchFile
 from ci_toolkit.gate.verdict import (
     NO_DATA,
     NO_MATCH,
+    NO_PATCH_LINES,
     Check,
     evaluate,
     floor_for,
@@ -273,3 +275,52 @@ def test_format_arcs_and_floor() -> None:
     assert format_arcs([(20, 22), (3, -1), (20, 22)]) == "3->exit, 20->22"
     assert format_arcs([]) == ""
     assert [format_floor(m) for m in (85.0, 84.999, 100, 0.5, None)] == ["85", "84.999", "100", "0.5", ""]
+
+
+# ---- patch coverage ("patch" check) ----
+
+
+def _patch(covered: int, total: int, *files: tuple[str, str, str]) -> Patch:
+    return Patch(
+        base="main",
+        measure=Measure(covered, total),
+        files=tuple(PatchFile(path, Measure(0, 1), lines, branches) for path, lines, branches in files),
+    )
+
+
+def test_without_a_base_there_is_no_patch_check() -> None:
+    verdict = evaluate(report(fc("a.py")), CoverageConfig(patch_fail_under=90))
+    assert verdict.of_kind("patch") == ()
+    assert verdict.patch is None
+
+
+def test_patch_below_its_floor_fails_the_gate_with_the_uncovered_ranges() -> None:
+    patch = _patch(3, 4, ("app/pay.py", "41-44, 57", "41->43"), ("app/x.py", "", "7->exit"))
+    verdict = evaluate(report(fc("app/pay.py")), CoverageConfig(patch_fail_under=80), patch)
+    check = only(verdict.of_kind("patch"))
+    assert not verdict.passed and not check.passed
+    assert (check.minimum, check.measure, check.percent) == (80, Measure(3, 4), "75.00")
+    assert check.missing_lines == "app/pay.py 41-44, 57"
+    assert check.missing_branches == "app/pay.py 41->43; app/x.py 7->exit"
+    assert check.detail == "2 files changed since main"
+    assert verdict.patch is patch
+
+
+def test_patch_is_judged_exactly_and_reported_without_a_floor() -> None:
+    at_floor = evaluate(report(fc("a.py")), CoverageConfig(patch_fail_under=75), _patch(3, 4))
+    assert at_floor.passed and only(at_floor.of_kind("patch")).passed
+    unfloored = evaluate(report(fc("a.py")), CoverageConfig(), _patch(0, 4, ("a.py", "1-4", "")))
+    check = only(unfloored.of_kind("patch"))
+    assert unfloored.passed and check.passed and check.minimum is None
+    assert check.detail == "1 file changed since main"
+
+
+def test_a_change_without_measured_lines_passes_and_says_so() -> None:
+    verdict = evaluate(report(fc("a.py")), CoverageConfig(patch_fail_under=100), _patch(0, 0))
+    check = only(verdict.of_kind("patch"))
+    assert check.passed and check.detail == NO_PATCH_LINES and check.percent == "100.00"
+
+
+def test_verdict_keeps_every_judged_files_measure() -> None:
+    verdict = evaluate(report(fc("b.py", missing=5), fc("a.py")), CoverageConfig())
+    assert verdict.files == (("a.py", Measure(10, 10)), ("b.py", Measure(5, 10)))

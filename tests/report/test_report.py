@@ -279,10 +279,10 @@ def test_critical_patterns_each_listed() -> None:
 def test_to_dict_schema() -> None:
     data = json_report.to_dict(failing_lanes(), failing_verdict(), extra={"project": "demo"})
     assert json.loads(json.dumps(data)) == data  # plain JSON types only
-    assert data["schema_version"] == 1
+    assert data["schema_version"] == 2
     assert data["passed"] is False
     assert data["project"] == "demo"
-    assert data["tests"] == {"passed": 6, "failed": 2, "skipped": 0}
+    assert data["tests"] == {"passed": 6, "failed": 2, "skipped": 0, "flaky": 0}
     unit, integration = data["lanes"]
     assert unit == {
         "name": "unit",
@@ -300,13 +300,16 @@ def test_to_dict_schema() -> None:
             },
             {"nodeid": "tests/test_a.py::test_y", "outcome": "error", "message": "fixture 'db' not found"},
         ],
+        "flaky": [],
         "not_run": [],
         "problems": [],
+        "ran_tests": True,
     }
     assert integration["counts"]["xpassed"] == 1 and integration["exit_code"] == 2
     coverage = data["coverage"]
     assert coverage["passed"] is False
     assert coverage["total"] == {"covered": 80, "total": 90, "percent": 80 * 100 / 90}
+    assert coverage["patch"] is None and data["delta"] is None and data["shards"] == []
     kinds = [c["kind"] for c in coverage["checks"]]
     assert kinds == ["total", "file", "file", "file", "group", "critical", "pattern"]
     views = next(c for c in coverage["checks"] if c["subject"] == "app/api/views.py")

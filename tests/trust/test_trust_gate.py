@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from support import TIMEOUT, Run, cli_env, run_ci_toolkit
 
-from ci_toolkit.commands.gate import judge
+from ci_toolkit.commands.judge import judge
 from ci_toolkit.config import Config, CoverageConfig, Floor
 from ci_toolkit.errors import ConfigError, DataError, ExitCode
 from ci_toolkit.gate import covdata, datafile

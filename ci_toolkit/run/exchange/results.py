@@ -6,7 +6,8 @@ judge the lane (ci_toolkit.run.results), by `ci-toolkit split-report` and by the
 A file (version 2) holds one entry per test with its worst outcome, the counts pytest's own terminal
 summary shows (one per report, so a passing test whose teardown fails counts as one passed and one error,
 exactly as pytest says), and what the session as a whole did: its exit status, internal errors, why it
-stopped early, and whether it ran tests at all (`--collect-only`).
+stopped early, and whether it ran tests at all (`--collect-only`). A test pytest-rerunfailures ran again
+carries how many reruns it took (`reruns`, absent when none: older readers ignore it).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class TestOutcome:
     call: float = 0.0
     teardown: float = 0.0
     message: str = ""  # first line of the failure, for the summary
+    reruns: int = 0  # attempts pytest-rerunfailures made before the final one (flaky when it then passed)
 
     @property
     def duration(self) -> float:
@@ -71,6 +73,7 @@ def dumps(results: Results) -> str:
             "call": o.call,
             "teardown": o.teardown,
             "message": o.message,
+            **({"reruns": o.reruns} if o.reruns else {}),
         }
         for o in results.tests
     ]
@@ -149,4 +152,5 @@ def _outcome(entry: dict[str, Any]) -> TestOutcome:
         call=_seconds(entry.get("call", 0.0)),
         teardown=_seconds(entry.get("teardown", 0.0)),
         message=str(entry.get("message", "")),
+        reruns=_count(entry.get("reruns", 0)),
     )
