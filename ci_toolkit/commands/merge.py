@@ -53,6 +53,7 @@ def command(
     history."""
     from ci_toolkit.commands.local import exit_code, record_timings
     from ci_toolkit.merge import merger
+    from ci_toolkit.report.model import balance
     from ci_toolkit.run import layout
 
     config = load_config(config_path, json_path=json_path)
@@ -75,6 +76,7 @@ def command(
             note="\nnote: ".join(notes),
             exit_code=code,
             delta=delta(verdict, against),
+            shards=balance(merged.plan, merged.realised) if merged.plan is not None else (),
             output_dir=layout.output_path(config),
             coverage_file=merged.coverage_file if html and verdict is not None else None,
             root=config.root,

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +22,7 @@ from ci_toolkit.run.results import LaneResult
 
 if TYPE_CHECKING:
     from ci_toolkit.config import Config
+    from ci_toolkit.planning import Plan
     from ci_toolkit.run.exchange.results import Results
 
 
@@ -31,6 +32,8 @@ class Merged:
     coverage_file: Path | None  # None: no shard left coverage data
     shards: int  # how many were merged
     notes: tuple[str, ...] = ()  # what --allow-partial let through, for the summary
+    plan: Plan | None = None  # the plan every shard ran (the completeness check made it one)
+    realised: Mapping[int, float] = field(default_factory=dict)  # shard K -> its lanes' wall time
 
 
 def merge(
@@ -61,7 +64,9 @@ def merge(
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     run_record.write(paths.run_file, results, None)
-    return Merged(tuple(results), coverage_file, len(usable), tuple(notes))
+    plan = next((s.plan for s in usable if s.plan is not None), None)
+    realised = {s.record.shard: sum(s.record.lanes.values()) for s in usable if s.record is not None}
+    return Merged(tuple(results), coverage_file, len(usable), tuple(notes), plan, realised)
 
 
 def _settle(problems: Sequence[shards.Problem], partial: bool, notes: list[str]) -> None:

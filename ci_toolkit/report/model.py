@@ -84,13 +84,13 @@ def slowest_tests(lanes: Sequence[LaneResult], n: int = SLOWEST) -> tuple[SlowTe
 
 def shard_times(plan: Plan, shard: tuple[int, int], lanes: Sequence[LaneResult]) -> tuple[ShardTime, ...]:
     """Every shard's predicted time from the plan; the realised time of the one that ran here."""
+    return balance(plan, {shard[0]: sum(lane.wall_time for lane in lanes)})
+
+
+def balance(plan: Plan, realised: Mapping[int, float]) -> tuple[ShardTime, ...]:
+    """Every shard's predicted time from the plan, beside what each shard whose run is known took."""
     return tuple(
-        ShardTime(
-            index=i,
-            predicted=s.predicted,
-            realised=sum(lane.wall_time for lane in lanes) if i == shard[0] else None,
-            tests=len(s.tests),
-        )
+        ShardTime(index=i, predicted=s.predicted, realised=realised.get(i), tests=len(s.tests))
         for i, s in enumerate(plan.shards, start=1)
     )
 

@@ -96,6 +96,9 @@ def test_three_shards_merge_to_what_one_run_measures(
     result = CliRunner().invoke(merge, [str(runs["artifacts"]), "--no-color", "--json", str(out)])
     assert result.exit_code == 3, result.output  # the same gate verdict as the unsharded run: failed
     assert "merged 3 shards" in result.output
+    balance = json.loads(out.read_text())["shards"]  # predicted against realised, every shard known
+    assert [s["shard"] for s in balance] == [1, 2, 3]
+    assert all(s["realised"] is not None and s["predicted"] >= 0 for s in balance)
 
     merged = measured(here / ".ci-toolkit" / ".coverage", here)
     whole = measured(runs["whole"] / ".ci-toolkit" / ".coverage", runs["whole"])
