@@ -1,9 +1,11 @@
 """--ci-toolkit-results: every test's outcome and phase durations, and what the session did, written at
 session end (ci_toolkit.run.exchange.results). Only the xdist controller records: workers' reports reach
-it."""
+it. A failed or errored test also gets where it failed, for annotations: the deepest traceback entry in its
+own file (the failing assert), else the line its function is defined on."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +17,14 @@ from ci_toolkit.run.exchange import results as results_file
 
 _MESSAGE_LIMIT = 300
 _EXCEPTION_LINE = re.compile(r"[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b")
+# A frame in a traceback's text, as Python prints it (--tb=native; a SyntaxError in a collection error):
+# `File "PATH", line N`; or as pytest's short style does (a collection error): `PATH:N: in NAME`.
+_TEXT_FRAME = re.compile(
+    r'File "(?P<native>[^"\n]+)", line (?P<native_line>\d+)'
+    r'|^(?P<short>[^\s"][^\n]*?):(?P<short_line>\d+): in ',
+    re.MULTILINE,
+)
+_FAILING = ("failed", "error")
 
 # Which phase outcome wins when one test reports several (e.g. a failed call and a failing teardown).
 _SEVERITY = {"passed": 0, "skipped": 1, "xfailed": 1, "xpassed": 2, "error": 3, "failed": 4}
@@ -42,6 +52,7 @@ class ResultsRecorder:
         self.internal_errors: list[str] = []
         self.interrupted = ""
         self.reruns: dict[str, int] = {}  # pytest-rerunfailures' reruns per test
+        self.defined: dict[str, int] = {}  # each reported test's definition line, for one cut short later
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.selected.update(dict.fromkeys(item.nodeid for item in session.items))
@@ -89,12 +100,16 @@ class ResultsRecorder:
         )
         if report.when in ("setup", "call", "teardown"):
             entry[report.when] = round(float(report.duration), 6)
+        if report.nodeid not in self.defined:
+            self.defined[report.nodeid] = _definition_line(report)
         if report.when in ("teardown", "???"):  # "???": xdist's report of the test its worker died in
             self.finished.add(report.nodeid)
         outcome = _phase_outcome(report)
         if outcome is not None and _SEVERITY[outcome] > _SEVERITY[entry["outcome"]]:
             entry["outcome"] = outcome
             entry["message"] = _message(report)
+            if outcome in _FAILING:
+                entry["path"], entry["line"] = self._where(report)
 
     def _count(self, report: pytest.TestReport) -> None:
         if not getattr(report, "count_towards_summary", True):
@@ -114,12 +129,15 @@ class ResultsRecorder:
             self.counts[category] = self.counts.get(category, 0) + 1
         if report.failed:
             # A module that fails to import has no tests to report; without this it would vanish silently.
+            path, line = self._where(report)
             self.tests[report.nodeid] = {
                 "outcome": "error",
                 "setup": 0.0,
                 "call": 0.0,
                 "teardown": 0.0,
                 "message": _collect_message(report),
+                "path": path,
+                "line": line,
             }
             self.finished.add(report.nodeid)
 
@@ -174,6 +192,57 @@ class ResultsRecorder:
                 continue
             if self.tests[nodeid]["outcome"] == "error":
                 self.counts["error"] = self.counts.get("error", 0) + 1
+                self.tests[nodeid].update(path=_test_file(nodeid), line=self.defined.get(nodeid, 0))
+
+    def _where(self, report: pytest.TestReport | pytest.CollectReport) -> tuple[str, int]:
+        """The test's file (as in its node id) and the 1-based line in it where `report` failed: the
+        deepest traceback entry in that file, else the test's definition line, else 0."""
+        path = _test_file(report.nodeid)
+        target = os.path.realpath(self.config.rootpath / path)
+        # pytest prints a frame's path relative to the invocation dir, or absolute once a test changed the
+        # working directory; joining an absolute path keeps it as it is.
+        base = self.config.invocation_params.dir
+        for frame, line in reversed(_frames(report.longrepr)):
+            if os.path.realpath(base / frame) == target:
+                return path, line
+        return path, _definition_line(report)
+
+
+def _test_file(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
+def _definition_line(report: pytest.TestReport | pytest.CollectReport) -> int:
+    location = getattr(report, "location", None)
+    lineno = location[1] if location else None
+    return lineno + 1 if isinstance(lineno, int) and not isinstance(lineno, bool) else 0  # pytest's: 0-based
+
+
+def _frames(longrepr: Any) -> list[tuple[str, int]]:
+    """(path, 1-based line) of every frame a failure's repr shows, outermost first; however pytest (or
+    xdist, which sends it over the wire) shaped it: entries with a file location, traceback text (--tb=native,
+    a collection error), or only the crash point (--tb=line, --tb=no)."""
+    frames: list[tuple[str, int]] = []
+    traceback = getattr(longrepr, "reprtraceback", None)
+    for entry in getattr(traceback, "reprentries", ()):
+        where = getattr(entry, "reprfileloc", None)
+        if where is not None:
+            frames.append((str(where.path), int(where.lineno)))
+        else:
+            frames += _text_frames("".join(getattr(entry, "lines", ())))
+    crash = getattr(longrepr, "reprcrash", None)
+    if not frames and crash is not None:
+        frames.append((str(crash.path), int(crash.lineno)))
+    if not frames and longrepr is not None and traceback is None:
+        frames = _text_frames(str(longrepr))
+    return frames
+
+
+def _text_frames(text: str) -> list[tuple[str, int]]:
+    return [
+        (m["native"], int(m["native_line"])) if m["native"] else (m["short"], int(m["short_line"]))
+        for m in _TEXT_FRAME.finditer(text)
+    ]
 
 
 def _stop_reason(session: pytest.Session, exitstatus: int) -> str:

@@ -210,7 +210,9 @@ def to_dict(report: Report) -> dict[str, Any]:
 
 
 def _outcome(o: TestOutcome) -> dict[str, Any]:
-    return {"nodeid": o.nodeid, "outcome": o.outcome, "message": o.message}
+    # Where it failed: optional keys within schema version 2, absent when unknown.
+    where = {**({"path": o.path} if o.path else {}), **({"line": o.line} if o.line else {})}
+    return {"nodeid": o.nodeid, "outcome": o.outcome, "message": o.message, **where}
 
 
 def _lane(lane: LaneResult) -> dict[str, Any]:
@@ -323,7 +325,13 @@ def from_dict(doc: Mapping[str, Any], where: str = "report") -> Report:
 
 def _read_lane(entry: Mapping[str, Any]) -> LaneResult:
     outcomes = [
-        TestOutcome(str(o["nodeid"]), str(o["outcome"]), message=str(o.get("message", "")))
+        TestOutcome(
+            str(o["nodeid"]),
+            str(o["outcome"]),
+            message=str(o.get("message", "")),
+            path=str(o.get("path", "")),
+            line=int(o.get("line", 0)),
+        )
         for o in entry["failed"]
     ]
     outcomes += [

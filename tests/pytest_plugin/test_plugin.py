@@ -220,6 +220,7 @@ def test_a_module_that_fails_to_import_is_recorded_as_an_error(project: Path, tm
     outcome, *rest = load_outcomes(out)
     assert (outcome.nodeid, outcome.outcome) == ("broken/test_broken.py", "error")
     assert outcome.message.startswith("SyntaxError")
+    assert (outcome.path, outcome.line) == ("broken/test_broken.py", 1)  # from the SyntaxError's text
     # pytest then runs nothing: the tests it had collected are named as not run, never dropped.
     assert rest and {o.outcome for o in rest} == {"notrun"}
     assert {o.nodeid.split("::")[0] for o in rest} == {"tests/test_unit.py"}

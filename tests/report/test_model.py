@@ -128,3 +128,34 @@ def test_a_failed_patch_check_is_named_everywhere(report: model.Report) -> None:
     assert "patch coverage" in model.verdict_line(failing)
     assert "FAIL patch coverage 37.50% < 80 (patch_fail_under)" in terminal.render_report(failing)
     assert "(patch_fail_under 80) ❌" in markdown.render(failing)
+
+
+def test_where_a_test_failed_is_saved_and_read_back(tmp_path: Path) -> None:
+    pinned = TestOutcome("tests/t.py::test_a", "failed", message="assert 0", path="tests/t.py", line=7)
+    unknown = TestOutcome("tests/t.py::test_b", "error", message="boom")
+    report = model.build([LaneResult("l", 1, 1.0, (pinned, unknown))], None, exit_code=1)
+    failed = model.to_dict(report)["lanes"][0]["failed"]
+    # Optional keys within schema version 2: absent when not known.
+    assert failed == [
+        {
+            "nodeid": "tests/t.py::test_a",
+            "outcome": "failed",
+            "message": "assert 0",
+            "path": "tests/t.py",
+            "line": 7,
+        },
+        {"nodeid": "tests/t.py::test_b", "outcome": "error", "message": "boom"},
+    ]
+    path = tmp_path / "report.json"
+    json_report.save(path, report)
+    again = json_report.load(path).lanes[0].failed
+    assert [(o.path, o.line) for o in again] == [("tests/t.py", 7), ("", 0)]
+
+
+def test_a_report_saved_before_failure_places_existed_still_loads(tmp_path: Path) -> None:
+    doc = model.to_dict(
+        model.build([LaneResult("l", 1, 1.0, (TestOutcome("t.py::a", "failed", message="m"),))], None)
+    )
+    assert set(doc["lanes"][0]["failed"][0]) == {"nodeid", "outcome", "message"}
+    again = model.from_dict(json.loads(json.dumps(doc)))
+    assert [(o.nodeid, o.path, o.line) for o in again.lanes[0].failed] == [("t.py::a", "", 0)]

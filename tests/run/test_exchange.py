@@ -10,6 +10,7 @@ import pytest
 
 from ci_toolkit import planning
 from ci_toolkit.errors import DataError
+from ci_toolkit.merge.lanes import merge_results
 from ci_toolkit.run.exchange import collected, lanes, owner, results, run_record, sidecar, verdict, worker_env
 from ci_toolkit.run.exchange import plan as manifest
 from ci_toolkit.run.results import LaneResult
@@ -88,6 +89,31 @@ def test_results_round_trip(tmp_path: Path) -> None:
     assert results.read(path) == written
 
 
+def test_results_carry_where_a_test_failed_only_when_known(tmp_path: Path) -> None:
+    path = tmp_path / "results.json"
+    written = results.Results(
+        (
+            results.TestOutcome("tests/t.py::a", "failed", message="no", path="tests/t.py", line=12),
+            results.TestOutcome("tests/t.py::b", "error", message="cut short", path="tests/t.py"),
+            results.TestOutcome("tests/t.py::c", "passed"),
+        ),
+        {"failed": 1, "error": 1, "passed": 1},
+        results.Session(run_id="run", exitstatus=1),
+    )
+    results.write(path, written)
+    assert results.read(path) == written
+    tests = json.loads(path.read_text())["tests"]
+    assert [(t.get("path"), t.get("line")) for t in tests] == [
+        ("tests/t.py", 12),
+        ("tests/t.py", None),
+        (None, None),
+    ]
+    # A file written before these keys existed reads as "unknown".
+    old = {"version": 2, "tests": [{"nodeid": "t::a", "outcome": "failed"}], "counts": {}, "session": {}}
+    path.write_text(json.dumps(old))
+    assert (results.read(path).tests[0].path, results.read(path).tests[0].line) == ("", 0)
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -98,6 +124,17 @@ def test_results_round_trip(tmp_path: Path) -> None:
         (
             json.dumps({"version": 2, "tests": [], "counts": {"passed": -1}, "session": {}}),
             "malformed entry in results file: count -1",
+        ),
+        (
+            json.dumps(
+                {
+                    "version": 2,
+                    "tests": [{"nodeid": "t", "outcome": "failed", "line": -3}],
+                    "counts": {},
+                    "session": {},
+                }
+            ),
+            "malformed entry in results file: line -3",
         ),
     ],
 )
@@ -167,3 +204,17 @@ def test_run_record_round_trips_and_refuses_another_version(tmp_path: Path) -> N
     run_record.write(path, ran, None)
     with pytest.raises(DataError, match="not a sharded run"):
         run_record.read(path)
+
+
+def test_a_merged_lane_keeps_where_its_tests_failed(tmp_path: Path) -> None:
+    shard = [
+        results.Results(
+            (results.TestOutcome(f"tests/t{i}.py::a", "failed", path=f"tests/t{i}.py", line=i + 1),),
+            {"failed": 1},
+            results.Session(exitstatus=1),
+        )
+        for i in range(2)
+    ]
+    path = tmp_path / "merged.json"
+    results.write(path, merge_results(shard, "run"))
+    assert [(o.path, o.line) for o in results.read(path).tests] == [("tests/t0.py", 1), ("tests/t1.py", 2)]

@@ -7,7 +7,9 @@ A file (version 2) holds one entry per test with its worst outcome, the counts p
 summary shows (one per report, so a passing test whose teardown fails counts as one passed and one error,
 exactly as pytest says), and what the session as a whole did: its exit status, internal errors, why it
 stopped early, and whether it ran tests at all (`--collect-only`). A test pytest-rerunfailures ran again
-carries how many reruns it took (`reruns`, absent when none: older readers ignore it).
+carries how many reruns it took (`reruns`, absent when none: older readers ignore it). A failed or errored
+test carries where it failed (`path`, the test file as in its node id, and `line`, 1-based), absent when
+unknown or for any other outcome, so version 2 readers that predate them still read the file.
 """
 
 from __future__ import annotations
@@ -39,6 +41,10 @@ class TestOutcome:
     teardown: float = 0.0
     message: str = ""  # first line of the failure, for the summary
     reruns: int = 0  # attempts pytest-rerunfailures made before the final one (flaky when it then passed)
+    # Where a failed or errored test failed, for annotations: its file relative to the pytest rootdir (the
+    # node id's file part, posix) and the 1-based line in that file (0: unknown). "" and 0 otherwise.
+    path: str = ""
+    line: int = 0
 
     @property
     def duration(self) -> float:
@@ -74,6 +80,8 @@ def dumps(results: Results) -> str:
             "teardown": o.teardown,
             "message": o.message,
             **({"reruns": o.reruns} if o.reruns else {}),
+            **({"path": o.path} if o.path else {}),
+            **({"line": o.line} if o.line else {}),
         }
         for o in results.tests
     ]
@@ -111,9 +119,9 @@ def read(path: Path) -> Results:
     return Results(tests, counts, session)
 
 
-def _count(value: Any) -> int:
+def _count(value: Any, what: str = "count") -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"count {value!r} is not a whole number >= 0")
+        raise ValueError(f"{what} {value!r} is not a whole number >= 0")
     return value
 
 
@@ -153,4 +161,6 @@ def _outcome(entry: dict[str, Any]) -> TestOutcome:
         teardown=_seconds(entry.get("teardown", 0.0)),
         message=str(entry.get("message", "")),
         reruns=_count(entry.get("reruns", 0)),
+        path=str(entry.get("path", "")),
+        line=_count(entry.get("line", 0), "line"),
     )
