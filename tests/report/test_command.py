@@ -135,6 +135,22 @@ def test_html_of_the_coverage_data(
     assert html.write(tmp_path / "missing", tmp_path, out / "h") is not None
 
 
+def test_html_ignores_the_projects_own_fail_under(tmp_path: Path) -> None:
+    """`fail_under` in [tool.coverage.report] is the gate's to judge, not a reason the HTML failed."""
+    import coverage
+
+    from ci_toolkit.report import html
+
+    (tmp_path / "pyproject.toml").write_text("[tool.coverage.report]\nfail_under = 100\n")
+    (tmp_path / "m.py").write_text("x = 1\ny = 2\n")
+    cov = coverage.Coverage(data_file=str(tmp_path / ".coverage"))
+    cov.get_data().add_lines({str(tmp_path / "m.py"): [1]})
+    cov.get_data().write()
+
+    assert html.write(tmp_path / ".coverage", tmp_path, tmp_path / "h") is None
+    assert (tmp_path / "h" / "index.html").is_file()
+
+
 class _Hook:
     def pytest_report_teststatus(self, report: Any, config: Any) -> tuple[str, str, str]:
         return (report.outcome, "", "")
