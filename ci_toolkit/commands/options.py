@@ -70,3 +70,11 @@ compare = click.option(
     help="A verdict saved with --json (e.g. on the default branch): report the change of the total and "
     "of each file whose coverage changed.",
 )
+from_dir = click.option(
+    "--from",
+    "from_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    metavar="DIR",
+    help="The output dir of the saved run (default: the configured output_dir).",
+)

@@ -39,14 +39,7 @@ FORMATS = ("terminal", "markdown", "json")
     help="Markdown: the name in the hidden marker line that finds this report's comment again "
     "(one per workflow or report).",
 )
-@click.option(
-    "--from",
-    "from_dir",
-    type=click.Path(path_type=Path, file_okay=False),
-    default=None,
-    metavar="DIR",
-    help="The output dir of the run to render (default: the configured output_dir).",
-)
+@options.from_dir
 def command(
     config_path: Path | None,
     color: bool | None,
