@@ -20,7 +20,19 @@ import sys  # noqa: E402
 import click  # noqa: E402
 
 from ci_toolkit import __version__  # noqa: E402
-from ci_toolkit.commands import gate, local, merge, plan, report, services, split_report, timings  # noqa: E402
+from ci_toolkit.commands import (  # noqa: E402
+    gate,
+    init,
+    local,
+    merge,
+    paths,
+    plan,
+    publish,
+    report,
+    services,
+    split_report,
+    timings,
+)
 from ci_toolkit.commands.base import INTERRUPTED, Group, stdout_gone  # noqa: E402
 from ci_toolkit.errors import ExitCode  # noqa: E402
 
@@ -45,6 +57,9 @@ for _command in (
     plan.command,
     timings.group,
     split_report.command,
+    paths.command,
+    publish.command,
+    init.command,
 ):
     cli.add_command(_command)
 

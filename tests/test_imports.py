@@ -26,6 +26,8 @@ STAGES = (
     "merge",
     "gate",
     "report",
+    "publish",
+    "scaffold",
     "commands",
 )
 BASE = ("errors", "console", "signals", "files", "__init__", "__main__")

@@ -40,6 +40,9 @@ COMMANDS = [
     (["timings", "import", "out.json", "j.xml"], "commands.timings:_nearest_config"),
     (["timings", "show"], "commands.timings:_nearest_config"),
     (["split-report", "."], "commands.split_report:read_shard_dir"),
+    (["init", "--dry-run"], "commands.init:plan"),
+    (["paths"], "commands.common:load_config"),
+    (["publish", "--github"], "publish.context:from_env"),
 ]
 
 
