@@ -196,13 +196,16 @@ def record_timings(config: Config, lanes: Sequence[LaneResult], *, sharded: bool
     `ci-toolkit timings merge` combines the shards' files afterwards. A history file that is not this
     project's (or not readable) is left alone: ours is kept beside it (ci_toolkit.timings.locate)."""
     from ci_toolkit import timing as timings
-    from ci_toolkit.run import layout
+    from ci_toolkit.run import argv, layout
 
     # First, so that a history ci-toolkit cannot use is reported even when nothing ran.
     located = timings.locate(layout.timings_path(config), timings.project_name(config.root))
     observed: dict[str, timings.Observation] = {}
+    workers = argv.lane_workers(config)
     for lane in lanes:
-        observed.update(timings.observations_from_results(lane.outcomes, lane.name))
+        # Durations under coverage or xdist are not those of a plain run: the mode goes with them.
+        mode = timings.local_mode(config, workers.get(lane.name, 0))
+        observed.update(timings.observations_from_results(lane.outcomes, lane.name, mode))
     if not observed:
         return  # nothing ran (every lane skipped or crashed): no run to count
     path = layout.RunPaths.for_config(config).shard_timings_file if sharded else located.target

@@ -170,8 +170,9 @@ def show(config_path: Path | None, history_path: Path | None, limit: int, collec
 def render(
     path: Path, history: History, estimate: Estimator, tests: Sequence[str], *, limit: int, collected: bool
 ) -> str:
-    """The `show` report: a header, how each estimate was made (when collected), the slowest tests."""
-    from ci_toolkit.timing import SOURCES
+    """The `show` report: a header, the modes the durations were measured in, how each estimate was made
+    (when collected), the slowest tests."""
+    from ci_toolkit.timing import LABELS, SOURCES, describe, entries
 
     if not history.tests:
         lines = [f"timing history {path}: none yet (`ci-toolkit local` records one)"]
@@ -181,22 +182,25 @@ def render(
             f"timing history {path}: project {history.project}, {history.run} run(s), "
             f"{len(history.tests)} tests, {total:.1f} s in all"
         ]
+        held = collections.Counter(mode for _, mode in entries(history))
+        modes = ", ".join(f"{held[mode]} {describe(mode)}" for mode in sorted(held))
+        lines.append(f"tests measured per mode: {modes}")
     if collected:
         sources = collections.Counter(estimate.source(nodeid) for nodeid in tests)
         predicted = sum(estimate(nodeid).duration for nodeid in tests)
-        counts = ", ".join(f"{sources[name]} {name}" for name in SOURCES if sources[name])
+        counts = ", ".join(f"{sources[name]} {LABELS.get(name, name)}" for name in SOURCES if sources[name])
         lines.append(f"{len(tests)} collected tests, estimated {predicted:.1f} s: {counts or 'none'}")
     slowest = sorted(tests, key=lambda nodeid: (-estimate(nodeid).duration, nodeid))[:limit]
     if slowest:
         lines.append(f"slowest {len(slowest)}:")
         lines.append(
-            f"{'seconds':>9} {'setup':>8} {'call':>8} {'teardown':>8} {'runs':>5} {'source':<9}  test"
+            f"{'seconds':>9} {'setup':>8} {'call':>8} {'teardown':>8} {'runs':>5} {'source':<11}  test"
         )
         for nodeid in slowest:
             t = estimate(nodeid)
             lines.append(
                 f"{t.duration:9.3f} {t.setup:8.3f} {t.call:8.3f} {t.teardown:8.3f} {t.runs:5d} "
-                f"{estimate.source(nodeid):<9}  {nodeid}"
+                f"{estimate.source(nodeid):<11}  {nodeid}"
             )
     return "\n".join(lines)
 

@@ -2,12 +2,13 @@
 
 The package's public names, so that callers can `from ci_toolkit import timing as timings`: the model,
 EWMA and merge (`smoothing`), the history file (`store`), observations from a run, JUnit XML or a
-durations file (`observe`), and estimates (`estimate`).
+durations file (`observe`), estimates (`estimate`), and the modes durations are measured in (`modes`).
 """
 
 from __future__ import annotations
 
-from ci_toolkit.timing.estimate import DEFAULT, DEFAULT_CALL, SOURCES, Estimator, file_of
+from ci_toolkit.timing.estimate import DEFAULT, DEFAULT_CALL, LABELS, SOURCES, Estimator, file_of, in_mode
+from ci_toolkit.timing.modes import UNKNOWN, describe, local_mode, mode
 from ci_toolkit.timing.observe import (
     observations_from_durations,
     observations_from_file,
@@ -15,7 +16,16 @@ from ci_toolkit.timing.observe import (
     observations_from_results,
 )
 from ci_toolkit.timing.reading import warn
-from ci_toolkit.timing.smoothing import MAX_SECONDS, History, Observation, TestTiming, empty, merge, update
+from ci_toolkit.timing.smoothing import (
+    MAX_SECONDS,
+    History,
+    Observation,
+    TestTiming,
+    empty,
+    entries,
+    merge,
+    update,
+)
 from ci_toolkit.timing.store import (
     HISTORY_VERSION,
     REPORTED_ENV,
@@ -36,21 +46,28 @@ __all__ = [
     "DEFAULT",
     "DEFAULT_CALL",
     "HISTORY_VERSION",
+    "LABELS",
     "MAX_SECONDS",
     "REPORTED_ENV",
     "SOURCES",
     "TOOL",
+    "UNKNOWN",
     "Estimator",
     "History",
     "Located",
     "Observation",
     "TestTiming",
     "beside",
+    "describe",
     "empty",
+    "entries",
     "file_of",
+    "in_mode",
     "load",
+    "local_mode",
     "locate",
     "merge",
+    "mode",
     "observations_from_durations",
     "observations_from_file",
     "observations_from_junit",

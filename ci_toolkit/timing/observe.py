@@ -24,11 +24,14 @@ _JUNIT = "JUnit XML file"
 _DURATIONS = "durations file"
 
 
-def observations_from_results(outcomes: Iterable[TestOutcome], lane: str = "") -> dict[str, Observation]:
-    """What a run measured. Skips and errors are left out: their times say nothing about a real run; so
-    are outcomes whose durations are not seconds (a damaged results file)."""
+def observations_from_results(
+    outcomes: Iterable[TestOutcome], lane: str = "", mode: str = ""
+) -> dict[str, Observation]:
+    """What a run measured, in `mode` (ci_toolkit.timing.modes). Skips and errors are left out: their
+    times say nothing about a real run; so are outcomes whose durations are not seconds (a damaged
+    results file)."""
     return {
-        o.nodeid: Observation(o.setup, o.call, o.teardown, lane)
+        o.nodeid: Observation(o.setup, o.call, o.teardown, lane, mode)
         for o in outcomes
         if o.outcome in _COUNTED and all(is_seconds(v) for v in (o.setup, o.call, o.teardown))
     }

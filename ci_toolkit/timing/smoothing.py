@@ -1,5 +1,8 @@
 """The timing history model: smoothed per-test durations, one more run folded in (EWMA), histories merged.
 
+Each entry holds durations of one mode (see `modes`): a test measured in several modes has one entry per
+mode, and runs of one mode are never averaged with another's.
+
 Pure: no I/O. Every duration from outside must be a number of seconds 0-MAX_SECONDS (`is_seconds`), which
 keeps NaN and Infinity out of every file and every sum.
 """
@@ -28,6 +31,7 @@ class TestTiming:
     runs: int = 1  # how many runs contributed
     last_seen: int = 0  # History.run when last observed
     lane: str = ""  # the lane it last ran in ("" unknown)
+    mode: str = ""  # what it was measured under (ci_toolkit.timing.modes; "" unknown)
 
     @property
     def duration(self) -> float:
@@ -38,7 +42,10 @@ class TestTiming:
 class History:
     project: str  # pyproject [project].name, else the root directory's name
     run: int = 0  # runs merged so far (monotonic)
+    # Each test's most recently measured entry: what readers that do not ask for a mode use.
     tests: Mapping[str, TestTiming] = field(default_factory=dict)
+    # A test's entries in its other modes, by mode (only tests measured in more than one).
+    other_modes: Mapping[str, Mapping[str, TestTiming]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,7 @@ class Observation:
     call: float
     teardown: float
     lane: str = ""
+    mode: str = ""
 
 
 def empty(project: str) -> History:
@@ -76,22 +84,50 @@ def update(
     *alpha* and *prune_after* are the configuration's `timings_alpha` and `timings_prune_after`.
     """
     run = history.run + 1
-    tests = dict(history.tests)
+    flat = entries(history)
     for nodeid, obs in observed.items():
-        old = tests.get(nodeid)
+        key = (nodeid, obs.mode)
+        if key not in flat and obs.mode and (nodeid, "") in flat:
+            # A version-1 entry (mode unknown) was most likely measured as this run is: it takes this mode.
+            flat[key] = flat.pop((nodeid, ""))
+        old = flat.get(key)
         if old is None:
-            tests[nodeid] = TestTiming(obs.setup, obs.call, obs.teardown, 1, run, obs.lane)
+            flat[key] = TestTiming(obs.setup, obs.call, obs.teardown, 1, run, obs.lane, obs.mode)
         else:
-            tests[nodeid] = TestTiming(
+            flat[key] = TestTiming(
                 _ewma(alpha, obs.setup, old.setup),
                 _ewma(alpha, obs.call, old.call),
                 _ewma(alpha, obs.teardown, old.teardown),
                 old.runs + 1,
                 run,
                 obs.lane or old.lane,
+                obs.mode,
             )
-    kept = {nodeid: t for nodeid, t in tests.items() if run - t.last_seen <= prune_after}
-    return History(project=history.project, run=run, tests=dict(sorted(kept.items())))
+    kept = {key: t for key, t in flat.items() if run - t.last_seen <= prune_after}
+    return build(history.project, run, kept)
+
+
+def entries(history: History) -> dict[tuple[str, str], TestTiming]:
+    """Every entry of `history`, by (node id, mode)."""
+    flat = {(nodeid, t.mode): t for nodeid, t in history.tests.items()}
+    for nodeid, by_mode in history.other_modes.items():
+        flat.update(((nodeid, key), replace(t, mode=key)) for key, t in by_mode.items())
+    return flat
+
+
+def build(project: str, run: int, flat: Mapping[tuple[str, str], TestTiming]) -> History:
+    """The history of the entries `flat` (see `entries`): each test's freshest entry leads."""
+    by_test: dict[str, list[TestTiming]] = {}
+    for (nodeid, key), timing in sorted(flat.items()):
+        by_test.setdefault(nodeid, []).append(replace(timing, mode=key))
+    tests: dict[str, TestTiming] = {}
+    others: dict[str, dict[str, TestTiming]] = {}
+    for nodeid, group in by_test.items():
+        lead = max(group, key=lambda t: (t.last_seen, t.mode))
+        tests[nodeid] = lead
+        if len(group) > 1:
+            others[nodeid] = {t.mode: t for t in group if t is not lead}
+    return History(project=project, run=run, tests=tests, other_modes=others)
 
 
 def _ewma(alpha: float, new: float, old: float) -> float:
@@ -99,28 +135,28 @@ def _ewma(alpha: float, new: float, old: float) -> float:
 
 
 def merge(histories: Sequence[History]) -> History:
-    """Several shards' or runs' histories of one project as one: the freshest entry of each test wins.
+    """Several shards' or runs' histories of one project as one: the freshest entry of each test in each
+    mode wins.
 
     Shards of one CI run share a run number, so ties are the normal case for tests that ran in two
     shards (e.g. both lanes); they are averaged.
     """
     if not histories:
         raise ValueError("merge() needs at least one history")
-    project = histories[0].project
-    by_test: dict[str, list[TestTiming]] = {}
+    by_entry: dict[tuple[str, str], list[TestTiming]] = {}
     for history in histories:
-        for nodeid, timing in history.tests.items():
-            by_test.setdefault(nodeid, []).append(timing)
-    tests: dict[str, TestTiming] = {}
-    for nodeid, entries in sorted(by_test.items()):
-        newest = max(t.last_seen for t in entries)
-        best = [t for t in entries if t.last_seen == newest]
+        for key, timing in entries(history).items():
+            by_entry.setdefault(key, []).append(timing)
+    flat: dict[tuple[str, str], TestTiming] = {}
+    for key, group in by_entry.items():
+        newest = max(t.last_seen for t in group)
+        best = [t for t in group if t.last_seen == newest]
         if len(best) == 1:
-            tests[nodeid] = best[0]
+            flat[key] = best[0]
         else:
             lane = next((t.lane for t in best if t.lane), "")
-            tests[nodeid] = replace(mean(best), runs=max(t.runs for t in best), last_seen=newest, lane=lane)
-    return History(project=project, run=max(h.run for h in histories), tests=tests)
+            flat[key] = replace(mean(best), runs=max(t.runs for t in best), last_seen=newest, lane=lane)
+    return build(histories[0].project, max(h.run for h in histories), flat)
 
 
 def mean(group: Sequence[TestTiming]) -> TestTiming:

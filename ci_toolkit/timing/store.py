@@ -2,9 +2,14 @@
 
 The history is a small versioned JSON file::
 
-    {"version": 1, "tool": "ci-toolkit", "project": "app", "run": 12,
+    {"version": 2, "tool": "ci-toolkit", "project": "app", "run": 12,
      "tests": {"tests/test_a.py::test_x": {"setup": 0.01, "call": 1.25, "teardown": 0.0,
-                                           "runs": 12, "last_seen": 12, "lane": "unit"}}}
+                                           "runs": 12, "last_seen": 12, "lane": "unit", "mode": "branch",
+                                           "also": {"off": {"setup": 0.0, "call": 0.4, ...}}}}}
+
+"mode" is what the durations were measured under (ci_toolkit.timing.modes), left out when unknown;
+"also" holds the test's entries in other modes, only for a test measured in several. Version 1 had
+neither: its entries are read as of unknown mode ("").
 
 A history is advisory: a bad one must never stop a test run, so `load` reports what is wrong with it in
 one warning line, once per run, and carries on. A file ci-toolkit cannot use (unreadable, not JSON, another
@@ -24,11 +29,21 @@ from typing import Any
 
 from ci_toolkit.errors import DataError
 from ci_toolkit.files import atomic
+from ci_toolkit.timing.modes import is_mode
 from ci_toolkit.timing.observe import durations
 from ci_toolkit.timing.reading import Unusable, data_error, decode, parse_json, read_bytes, short, warn
-from ci_toolkit.timing.smoothing import MAX_SECONDS, History, TestTiming, empty, is_count, is_seconds
+from ci_toolkit.timing.smoothing import (
+    MAX_SECONDS,
+    History,
+    TestTiming,
+    build,
+    empty,
+    is_count,
+    is_seconds,
+)
 
-HISTORY_VERSION = 1
+HISTORY_VERSION = 2
+_READS = (1, HISTORY_VERSION)  # version 1: no modes
 TOOL = "ci-toolkit"
 _WHAT = "timing history"
 _DIGITS = 4  # 0.1 ms: finer than any timer noise worth keeping, and keeps the file diffable
@@ -171,29 +186,43 @@ def _from_json(doc: Any) -> tuple[History, str]:
                 "(convert it with `ci-toolkit timings import`)"
             )
         raise Unusable("not a ci-toolkit timing history")
-    if doc.get("version") != HISTORY_VERSION:
+    version = doc.get("version")
+    if not is_count(version) or version not in _READS:
         raise Unusable(
-            f"timing history version {short(doc.get('version'))} is not supported "
-            f"(this ci-toolkit reads version {HISTORY_VERSION})"
+            f"timing history version {short(version)} is not supported "
+            f"(this ci-toolkit reads versions {_READS[0]}-{HISTORY_VERSION})"
         )
     project, run, tests = doc.get("project"), doc.get("run"), doc.get("tests")
     if not isinstance(project, str) or not is_count(run) or not isinstance(tests, dict):
         raise Unusable('malformed timing history (needs "project", "run" and "tests")')
-    timings: dict[str, TestTiming] = {}
+    flat: dict[tuple[str, str], TestTiming] = {}
     bad: list[str] = []
     for nodeid, entry in tests.items():
         try:
-            timings[nodeid] = _timing(entry)
+            flat.update(((nodeid, t.mode), t) for t in _timings(entry, version))
         except (KeyError, TypeError, ValueError) as exc:
             bad.append(f"{short(nodeid)}: {exc}")
     dropped = ""
     if bad:
         entries = "entry" if len(bad) == 1 else "entries"
         dropped = f"{len(bad)} malformed timing history {entries} dropped, e.g. {bad[0]}"
-    return History(project=project, run=run, tests=timings), dropped
+    return build(project, run, flat), dropped
 
 
-def _timing(entry: Any) -> TestTiming:
+def _timings(entry: Any, version: int) -> list[TestTiming]:
+    """A test's entries: its own and, from version 2 on, those in its other modes ("also")."""
+    if version == 1:
+        return [_timing(entry, "")]
+    if not isinstance(entry, dict):
+        raise TypeError("expected an object")
+    also = entry.get("also", {})
+    if not isinstance(also, dict) or not all(isinstance(v, dict) for v in also.values()):
+        raise TypeError('"also" must map modes to entries')
+    first = _timing(entry, entry.get("mode", ""))
+    return [first, *(_timing(other, mode) for mode, other in also.items() if mode != first.mode)]
+
+
+def _timing(entry: Any, mode: Any) -> TestTiming:
     if not isinstance(entry, dict):
         raise TypeError("expected an object")
     phases = [entry.get(name, 0.0) for name in ("setup", "call", "teardown")]
@@ -202,26 +231,34 @@ def _timing(entry: Any) -> TestTiming:
     runs, last_seen, lane = entry.get("runs", 1), entry.get("last_seen", 0), entry.get("lane", "")
     if not is_count(runs) or not is_count(last_seen) or not isinstance(lane, str):
         raise ValueError("runs and last_seen must be whole numbers >= 0, lane a string")
-    return TestTiming(*(float(v) for v in phases), runs=runs, last_seen=last_seen, lane=lane)
+    if not is_mode(mode):
+        raise ValueError(f"unknown mode {short(mode)}")
+    return TestTiming(*(float(v) for v in phases), runs=runs, last_seen=last_seen, lane=lane, mode=mode)
 
 
 def to_json(history: History) -> dict[str, Any]:
+    tests: dict[str, dict[str, Any]] = {}
+    for nodeid, lead in history.tests.items():
+        also = {key: _entry(t) for key, t in history.other_modes.get(nodeid, {}).items() if key != lead.mode}
+        mode = {"mode": lead.mode} if lead.mode else {}  # unknown (imported, version 1): as version 1 wrote
+        tests[nodeid] = {**_entry(lead), **mode, **({"also": also} if also else {})}
     return {
         "version": HISTORY_VERSION,
         "tool": TOOL,
         "project": history.project,
         "run": history.run,
-        "tests": {
-            nodeid: {
-                "setup": round(t.setup, _DIGITS),
-                "call": round(t.call, _DIGITS),
-                "teardown": round(t.teardown, _DIGITS),
-                "runs": t.runs,
-                "last_seen": t.last_seen,
-                "lane": t.lane,
-            }
-            for nodeid, t in history.tests.items()
-        },
+        "tests": tests,
+    }
+
+
+def _entry(t: TestTiming) -> dict[str, Any]:
+    return {
+        "setup": round(t.setup, _DIGITS),
+        "call": round(t.call, _DIGITS),
+        "teardown": round(t.teardown, _DIGITS),
+        "runs": t.runs,
+        "last_seen": t.last_seen,
+        "lane": t.lane,
     }
 
 

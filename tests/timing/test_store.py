@@ -23,7 +23,7 @@ def test_save_writes_sorted_rounded_versioned_json_and_load_reads_it_back(tmp_pa
     save(path, original)
     doc = json.loads(path.read_text())
     assert doc == {
-        "version": 1,
+        "version": 2,
         "tool": "ci-toolkit",
         "project": "app",
         "run": 4,
@@ -71,8 +71,8 @@ BAD_HISTORIES = [
     ),
     pytest.param(_doc(tool="other"), "not a ci-toolkit timing history", id="foreign-tool"),
     pytest.param(
-        _doc(version=2),
-        "timing history version 2 is not supported (this ci-toolkit reads version 1)",
+        _doc(version=3),
+        "timing history version 3 is not supported (this ci-toolkit reads versions 1-2)",
         id="newer",
     ),
     pytest.param(_doc(run=-1), 'malformed timing history (needs "project", "run" and "tests")', id="bad-run"),

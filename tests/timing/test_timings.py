@@ -324,10 +324,11 @@ def test_show_lists_the_slowest_tests(project: Path) -> None:
         "app",
         4,
         {
-            "tests/test_a.py::fast": TestTiming(0.0, 0.5, 0.0, 4, 4, "unit"),
-            "tests/test_a.py::slow": TestTiming(1.0, 8.0, 0.5, 3, 4, "unit"),
-            "tests/test_b.py::mid": TestTiming(0.0, 2.0, 0.0, 1, 2, "db"),
+            "tests/test_a.py::fast": TestTiming(0.0, 0.5, 0.0, 4, 4, "unit", "branch+xdist"),
+            "tests/test_a.py::slow": TestTiming(1.0, 8.0, 0.5, 3, 4, "unit", "branch+xdist"),
+            "tests/test_b.py::mid": TestTiming(0.0, 2.0, 0.0, 1, 2, "db", "off"),
         },
+        {"tests/test_b.py::mid": {"branch": TestTiming(0.0, 6.0, 0.0, 1, 1, "db", "branch")}},
     )
     save(project / ".ci-toolkit" / "timings.json", history)
     result = invoke("timings", "show", "--limit", "2")
@@ -335,10 +336,11 @@ def test_show_lists_the_slowest_tests(project: Path) -> None:
     path = project / ".ci-toolkit" / "timings.json"
     assert result.stdout.splitlines() == [
         f"timing history {path}: project app, 4 run(s), 3 tests, 12.0 s in all",
+        "tests measured per mode: 1 coverage branch, 2 coverage branch, xdist, 1 no coverage",
         "slowest 2:",
-        "  seconds    setup     call teardown  runs source     test",
-        "    9.500    1.000    8.000    0.500     3 history    tests/test_a.py::slow",
-        "    2.000    0.000    2.000    0.000     1 history    tests/test_b.py::mid",
+        "  seconds    setup     call teardown  runs source       test",
+        "    9.500    1.000    8.000    0.500     3 history      tests/test_a.py::slow",
+        "    2.000    0.000    2.000    0.000     1 history      tests/test_b.py::mid",
     ]
 
 
@@ -381,8 +383,9 @@ def test_show_collect_tells_where_each_estimate_comes_from(
     result = invoke("timings", "show", "--collect")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[1] == "4 collected tests, estimated 16.0 s: 1 history, 1 file, 1 directory, 1 lane"
-    assert {tuple(line.split()[-2:]) for line in lines[4:]} == {
+    assert lines[1] == "tests measured per mode: 1 unknown mode"
+    assert lines[2] == "4 collected tests, estimated 16.0 s: 1 history, 1 file, 1 directory, 1 lane"
+    assert {tuple(line.split()[-2:]) for line in lines[5:]} == {
         ("history", "tests/api/test_known.py::test_a"),
         ("file", "tests/api/test_known.py::test_new"),
         ("directory", "tests/api/test_other.py::test_b"),

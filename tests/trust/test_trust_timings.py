@@ -85,7 +85,7 @@ def history_file(config: Config) -> Path:
 
 FOREIGN_FILES = [
     pytest.param(history_doc(project="billing").encode(), FOREIGN, id="another-project"),
-    pytest.param(history_doc(version=2).encode(), "timing history version 2 is not supported", id="newer"),
+    pytest.param(history_doc(version=3).encode(), "timing history version 3 is not supported", id="newer"),
     pytest.param(b"\xff\xfe{", "unreadable timing history", id="not-utf8"),
     pytest.param(b'{"tool": "ci-toolkit", "trunc', "timing history is not valid JSON", id="corrupt"),
     pytest.param(b'{"t.py::a": 1.5}', "looks like a pytest-split durations file", id="pytest-split"),
@@ -111,7 +111,7 @@ def test_a_history_that_is_not_ours_is_left_as_it_is_and_ours_is_kept_beside_it(
     record_timings(app, [lane(passed("tests/test_a.py::t", 2.0))])
     assert path.read_bytes() == content  # not a byte changed
     assert timings.load(beside, "app").tests == {
-        "tests/test_a.py::t": TestTiming(0.0, 2.0, 0.0, 1, 1, "unit")
+        "tests/test_a.py::t": TestTiming(0.0, 2.0, 0.0, 1, 1, "unit", timings.local_mode(app))
     }
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(f"ci-toolkit: warning: {path}: {reason}")
@@ -407,7 +407,7 @@ def test_import_and_merge_refuse_to_write_over_a_file_that_is_not_ours(project: 
     one_error_line(run, "pyproject.toml: refuse to write over a file that is not ours")
     assert (project / "pyproject.toml").read_bytes() == pyproject
     # Another project's history is not ours to replace either, nor one of a newer format.
-    for name, text in (("billing.json", history_doc(project="billing")), ("v2.json", history_doc(version=2))):
+    for name, text in (("billing.json", history_doc(project="billing")), ("v3.json", history_doc(version=3))):
         (project / name).write_text(text)
         run = run_cli(project, "timings", command, name, source)
         one_error_line(run, f"{name}: refuse to write over a file that is not ours")
