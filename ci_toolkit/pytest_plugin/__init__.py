@@ -23,8 +23,9 @@ files they exchange with ci-toolkit are ci_toolkit.run.exchange's.
     deselected the pytest way. With --ci-plan, shard K is read from a plan manifest (`ci-toolkit plan`,
     `ci-toolkit local --shard`); the tests collected here must be the ones the plan was made from
     (checked by fingerprint, before any deselection). Without it, the shards are planned here from the
-    timing history in --ci-timings (or estimates alone): deterministically, so that every shard, and
-    every xdist worker of a shard (workers collect, the controller does not), plans the same split.
+    timing history in --ci-timings, else the one the project's [tool.ci-toolkit] names (`timings`), or
+    estimates alone: deterministically, so that every shard, and every xdist worker of a shard (workers
+    collect, the controller does not), plans the same split. The header names the history used.
     `auto` takes K/N from the environment: CI_TOOLKIT_SHARD="K/N", else GitLab (CI_NODE_INDEX,
     CI_NODE_TOTAL, 1-based), CircleCI (CIRCLE_NODE_INDEX, CIRCLE_NODE_TOTAL, 0-based) or Buildkite
     (BUILDKITE_PARALLEL_JOB, BUILDKITE_PARALLEL_JOB_COUNT, 0-based); none set: every test runs. Only
@@ -126,7 +127,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--ci-timings",
         metavar="FILE",
         default=None,
-        help="ci-toolkit: timing history that --ci-shard and --ci-scheduler estimate durations from.",
+        help="ci-toolkit: timing history that --ci-shard and --ci-scheduler estimate durations from "
+        "(--ci-shard default: the project's configured `timings`).",
     )
     group.addoption(
         "--ci-scheduler",

@@ -3,12 +3,16 @@
 
 With --ci-plan, shard K is read from a plan manifest (ci_toolkit.run.exchange.plan) and the tests collected
 here must be the ones the plan was made from (checked by fingerprint, before any deselection). Without
-it, the shards are planned here from the timing history, deterministically, so that every shard, and every
-xdist worker of a shard, plans the same split. `auto` takes K/N from the CI's environment.
+it, the shards are planned here from the timing history (--ci-timings, else the project's configured one:
+history.shard_inputs), deterministically, so that every shard, and every xdist worker of a shard, plans the
+same split, priced by `ci-toolkit plan`'s cost model (planning.cost). `auto` takes K/N from the CI's
+environment.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 from collections.abc import Generator, Mapping, Sequence
 from pathlib import Path
@@ -18,7 +22,7 @@ import pytest
 
 from ci_toolkit.errors import CiToolkitError
 from ci_toolkit.pytest_plugin.groups import xdist_group
-from ci_toolkit.pytest_plugin.history import estimator
+from ci_toolkit.pytest_plugin.history import ShardInputs, shard_inputs
 from ci_toolkit.run.exchange import plan as manifest
 
 SHARD_PLUGIN = "ci_toolkit-shard"
@@ -102,9 +106,16 @@ def configure_shard(config: pytest.Config, base: Path) -> None:
             (k, n), source = parse_shard(spec), "--ci-shard"
     except ValueError as exc:
         raise pytest.UsageError(str(exc)) from None
-    plan = read_plan(base / plan_file, n) if plan_file else None
-    timings = config.getoption("ci_timings")
-    selector = ShardSelector(k, n, source, plan, plan_file, base / timings if timings else None)
+    if plan_file:
+        selector = ShardSelector(k, n, source, read_plan(base / plan_file, n), plan_file, None)
+    else:
+        timings = config.getoption("ci_timings")
+        # Read here, once per process, so that the header can name the history before collection. An
+        # xdist worker keeps quiet: its controller has said what is wrong with the history already.
+        quiet = hasattr(config, "workerinput")
+        with contextlib.redirect_stderr(io.StringIO()) if quiet else contextlib.nullcontext():
+            inputs = shard_inputs(config.rootpath, config.inipath, base / timings if timings else None)
+        selector = ShardSelector(k, n, source, None, None, inputs)
     config.pluginmanager.register(selector, SHARD_PLUGIN)
 
 
@@ -134,11 +145,12 @@ class ShardSelector:
     tests are collected; every worker makes the same choice, so xdist sees identical collections."""
 
     def __init__(
-        self, k: int, n: int, source: str, plan: Any, plan_file: str | None, timings: Path | None
+        self, k: int, n: int, source: str, plan: Any, plan_file: str | None, inputs: ShardInputs | None
     ) -> None:
         self.k, self.n, self.source = k, n, source
-        self.plan, self.plan_file, self.timings = plan, plan_file, timings
+        self.plan, self.plan_file, self.inputs = plan, plan_file, inputs
         self.usage_error = False
+        self.unknown: tuple[int, int] | None = None  # (tests without history, tests planned) once planned
 
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
         # xdist's controller stopping on a worker's shouldfail set below: a usage error, as without xdist.
@@ -151,9 +163,19 @@ class ShardSelector:
             session.exitstatus = pytest.ExitCode.USAGE_ERROR
 
     def pytest_report_header(self) -> str:
-        origin = f"plan {self.plan_file}" if self.plan is not None else "planned here"
+        if self.inputs is None:
+            origin = f"plan {self.plan_file}"
+        else:
+            origin = f"planned here, history: {self.inputs.origin}"
         where = "" if self.source == "--ci-shard" else f" (from {self.source})"
         return f"ci-toolkit: shard {self.k}/{self.n}{where}, {origin}"
+
+    def pytest_report_collectionfinish(self) -> str | None:
+        # Only where the tests are collected: under xdist the workers, whose lines nobody sees.
+        if self.unknown is None:
+            return None
+        unknown, planned = self.unknown
+        return f"ci-toolkit: shard {self.k}/{self.n}: {unknown} of {planned} tests without history: estimated"
 
     @pytest.hookimpl(wrapper=True)
     def pytest_collection_modifyitems(
@@ -187,22 +209,28 @@ class ShardSelector:
     ) -> set[str]:
         from ci_toolkit import planning
 
-        if self.plan is not None:
+        if self.inputs is None:
             check_fingerprint(self.plan, collected, self.plan_file or "")
             return set(self.plan.shards[self.k - 1].tests)
+        from ci_toolkit import timing
         from ci_toolkit.planning import cost
 
-        keep_together, overhead = project_settings(config.rootpath)
+        workers = _session_workers(config)
+        # Durations recorded under coverage (what `ci-toolkit local` records) are not this session's when
+        # it runs without: asked for its own mode, the history converts them where it learned how.
+        estimate = timing.Estimator(self.inputs.history, mode=timing.mode(_coverage_mode(config), workers))
+        known = ("history", "converted")
+        self.unknown = (sum(estimate.source(nodeid) not in known for nodeid in ids), len(ids))
         groups = {
             nodeid: name for nodeid, item in zip(ids, items, strict=True) if (name := xdist_group(item))
         }
         plan = planning.make_plan(
             ids,
-            cost.session_estimate(estimator(self.timings, config.rootpath), ids, _session_workers(config)),
+            cost.session_estimate(estimate, ids, workers),
             self.n,
             groups=groups,
-            keep_together=keep_together,
-            overhead=overhead,
+            keep_together=self.inputs.keep_together,
+            overhead=self.inputs.overhead,
         )
         return set(plan.shards[self.k - 1].tests) if self.k <= len(plan.shards) else set()
 
@@ -226,23 +254,6 @@ def check_fingerprint(plan: Any, collected: Sequence[str], plan_file: str) -> No
     )
 
 
-def project_settings(root: Path) -> tuple[tuple[str, ...], float]:
-    """keep_together and shard_overhead from the project's [tool.ci-toolkit]: the configuration's own
-    defaults without one, so that a shard planned here prices as `ci-toolkit plan` does."""
-    from ci_toolkit import config as config_mod
-    from ci_toolkit.errors import ConfigError
-
-    pyproject = root / "pyproject.toml"
-    try:
-        if pyproject.is_file():
-            loaded = config_mod.load(pyproject, cwd=root)
-        else:
-            loaded = config_mod.parse({}, pyproject, cwd=root)
-    except ConfigError as exc:
-        raise pytest.UsageError(str(exc)) from None
-    return loaded.keep_together, loaded.shard_overhead
-
-
 def _session_workers(config: pytest.Config) -> int:
     """This session's xdist workers (0 without xdist); xdist hands workers the resolved number."""
     value = getattr(config.option, "numprocesses", None)
@@ -254,3 +265,10 @@ def _session_workers(config: pytest.Config) -> int:
         return int(value)
     except (TypeError, ValueError):  # "auto" or "logical", not resolved here
         return os.cpu_count() or 1
+
+
+def _coverage_mode(config: pytest.Config) -> str:
+    """What this session measures, as pytest-cov was asked: "off", "line" or "branch"."""
+    if not getattr(config.option, "cov_source", None) or getattr(config.option, "no_cov", False):
+        return "off"
+    return "branch" if getattr(config.option, "cov_branch", None) else "line"

@@ -8,13 +8,19 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+from support import run_ci_toolkit
 
 from ci_toolkit import planning
 from ci_toolkit import timing as timings
+from ci_toolkit.pytest_plugin.history import shard_inputs
 from ci_toolkit.pytest_plugin.shard import parse_shard, shard_from_env
 from ci_toolkit.run.results import load_outcomes
+
+if TYPE_CHECKING:
+    from conftest import SampleProject
 
 SUITE = {
     "tests/test_many.py": """\
@@ -263,3 +269,172 @@ def test_a_plan_is_followed_and_a_different_collection_is_refused(suite: Path, t
     assert junk.returncode == 4 and "not a ci-toolkit plan manifest" in junk.stderr
     lonely = run(suite, tmp_path / "l.json", f"--ci-plan={plan}")
     assert lonely.returncode == 4 and "needs --ci-shard K/N (or auto)" in lonely.stderr
+
+
+# -- the project's configured history ---------------------------------------------------------------
+
+SLOW = "tests/test_many.py::test_param[3]"
+UNKNOWN = "tests/test_unit.py::test_add_zero"  # left out of the histories below: estimated
+
+
+def save_history(path: Path, root: Path, ids: list[str]) -> Path:
+    """A history of every test in `ids` but UNKNOWN: SLOW takes 30 s, the others 10 ms."""
+    observed = {
+        nodeid: timings.Observation(0.0, 30.0 if nodeid == SLOW else 0.01, 0.0)
+        for nodeid in ids
+        if nodeid != UNKNOWN
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    timings.save(path, timings.update(timings.empty(timings.project_name(root)), observed))
+    return path
+
+
+def header(proc: subprocess.CompletedProcess[str], k: int) -> list[str]:
+    return [line for line in proc.stdout.splitlines() if line.startswith(f"ci-toolkit: shard {k}/2")]
+
+
+def both_shards(root: Path, tmp_path: Path) -> tuple[list[list[str]], list[list[str]]]:
+    """Shards 1/2 and 2/2 of `root`, planned there: the tests each ran, and the lines each said of it."""
+    selected, said = [], []
+    for k in (1, 2):
+        proc = run(root, tmp_path / f"{k}.json", f"--ci-shard={k}/2")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "Traceback" not in proc.stdout + proc.stderr
+        selected.append(ran(tmp_path / f"{k}.json"))
+        said.append(header(proc, k))
+    return selected, said
+
+
+@pytest.mark.e2e
+def test_without_ci_timings_the_configured_history_plans_the_shards_as_ci_toolkit_plan_does(
+    sample_project_factory: Callable[..., SampleProject], tmp_path: Path
+) -> None:
+    # workers = 0: `ci-toolkit plan` then prices each test as a plain pytest session does (no xdist share).
+    project = sample_project_factory(
+        files=SUITE, pyproject_extra='\n[tool.ci-toolkit]\nworkers = 0\ntimings = "ci/history.json"\n'
+    )
+    ids = collected_ids(project.root, tmp_path)
+    save_history(project.root / "ci" / "history.json", project.root, ids)
+    selected, said = both_shards(project.root, tmp_path)
+    assert said == [
+        [
+            f"ci-toolkit: shard {k}/2, planned here, history: ci/history.json",
+            f"ci-toolkit: shard {k}/2: 1 of {TOTAL} tests without history: estimated",
+        ]
+        for k in (1, 2)
+    ]
+    assert [shard for shard in selected if SLOW in shard] == [[SLOW]]
+    assert sorted(selected[0] + selected[1]) == sorted(ids) and len(ids) == TOTAL
+    # Every xdist worker plans the same split from the same file.
+    workers = run(project.root, tmp_path / "x.json", "--ci-shard=2/2", "-n", "2")
+    assert workers.returncode == 0, workers.stdout + workers.stderr
+    assert sorted(ran(tmp_path / "x.json")) == sorted(selected[1])
+    # The very split `ci-toolkit plan` makes from that history.
+    planned = run_ci_toolkit("plan", "--shards", "2", "--format", "json", cwd=project.root)
+    assert planned.code == 0, planned.describe()
+    shards = json.loads(planned.stdout)["shards"]
+    assert [sorted(shard["tests"]) for shard in shards] == [sorted(tests) for tests in selected]
+
+
+@pytest.mark.e2e
+def test_a_broken_configuration_plans_without_history_and_says_so_in_one_line(
+    sample_project_factory: Callable[..., SampleProject], tmp_path: Path
+) -> None:
+    project = sample_project_factory(files=SUITE, pyproject_extra="\n[tool.ci-toolkit]\nbogus = 1\n")
+    ids = collected_ids(project.root, tmp_path)
+    save_history(project.root / ".ci-toolkit" / "timings.json", project.root, ids)
+    selected, said = both_shards(project.root, tmp_path)
+    for k, (first, count) in enumerate(said, 1):
+        assert first.startswith(
+            f"ci-toolkit: shard {k}/2, planned here, history: none "
+            "(pyproject.toml: tool.ci-toolkit.bogus: unknown key; valid keys: "
+        )
+        assert count == f"ci-toolkit: shard {k}/2: {TOTAL} of {TOTAL} tests without history: estimated"
+    # Both shards fall back alike: still every test exactly once.
+    assert sorted(selected[0] + selected[1]) == sorted(ids)
+
+
+@pytest.mark.e2e
+def test_a_missing_or_unusable_history_is_no_history(
+    sample_project_factory: Callable[..., SampleProject], tmp_path: Path
+) -> None:
+    project = sample_project_factory(files=SUITE)
+    missing = run(project.root, tmp_path / "m.json", "--ci-shard=1/2")
+    assert missing.returncode == 0, missing.stdout + missing.stderr
+    assert header(missing, 1)[0] == (
+        "ci-toolkit: shard 1/2, planned here, history: none (.ci-toolkit/timings.json not found)"
+    )
+    assert "warning" not in missing.stderr
+    project.write(".ci-toolkit/timings.json", "{not json")
+    corrupt = run(project.root, tmp_path / "c.json", "--ci-shard=1/2")
+    assert corrupt.returncode == 0, corrupt.stdout + corrupt.stderr
+    assert header(corrupt, 1)[0] == (
+        "ci-toolkit: shard 1/2, planned here, history: none (.ci-toolkit/timings.json not usable)"
+    )
+    # Said as everywhere else in ci-toolkit: one warning line naming the file; the file is left alone.
+    warnings = [line for line in corrupt.stderr.splitlines() if line.startswith("ci-toolkit: warning:")]
+    assert len(warnings) == 1 and "timings.json: timing history is not valid JSON" in warnings[0]
+    assert (project.root / ".ci-toolkit" / "timings.json").read_text() == "{not json"
+    assert ran(tmp_path / "c.json") == ran(tmp_path / "m.json")
+    # Under xdist too: the controller says it, not every worker again.
+    workers = run(project.root, tmp_path / "x.json", "--ci-shard=1/2", "-n", "2")
+    assert workers.returncode == 0, workers.stdout + workers.stderr
+    assert workers.stderr.count("ci-toolkit: warning:") == 1, workers.stderr
+
+
+# -- shard_inputs, on real files -------------------------------------------------------------------
+
+
+def test_shard_inputs_read_the_configured_settings_and_history(
+    sample_project_factory: Callable[..., SampleProject],
+) -> None:
+    project = sample_project_factory(
+        pyproject_extra='\n[tool.ci-toolkit]\ntimings = "h.json"\nkeep_together = ["module"]\n'
+        "shard_overhead = 7\n"
+    )
+    save_history(project.root / "h.json", project.root, [SLOW])
+    inputs = shard_inputs(project.root, project.root / "pyproject.toml", None)
+    assert (inputs.origin, inputs.keep_together, inputs.overhead) == ("h.json", ("module",), 7.0)
+    assert list(inputs.history.tests) == [SLOW]
+    # --ci-timings wins over the configuration; a path outside the rootdir is shown as it is.
+    other = save_history(project.root.parent / "other.json", project.root, [UNKNOWN, SLOW])
+    given = shard_inputs(project.root, None, other)
+    assert given.origin == str(other) and given.overhead == 7.0
+
+
+def test_shard_inputs_with_a_broken_configuration_still_use_the_given_history(
+    sample_project_factory: Callable[..., SampleProject],
+) -> None:
+    project = sample_project_factory(pyproject_extra="\n[tool.ci-toolkit]\nshard_overhead = -1\n")
+    given = save_history(project.root / "given.json", project.root, [SLOW])
+    inputs = shard_inputs(project.root, project.root / "pyproject.toml", given)
+    assert inputs.origin == (
+        "given.json; defaults for the rest (pyproject.toml: tool.ci-toolkit.shard_overhead: "
+        "expected a number of seconds >= 0, got -1)"
+    )
+    assert list(inputs.history.tests) == [SLOW]
+
+
+def test_shard_inputs_without_a_pyproject_use_the_defaults(tmp_path: Path) -> None:
+    inputs = shard_inputs(tmp_path, None, None)
+    assert inputs.origin == "none (.ci-toolkit/timings.json not found)"
+    assert inputs.history.project == tmp_path.name and not inputs.history.tests
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ({}, "off"),
+        ({"cov_source": None}, "off"),
+        ({"cov_source": ["app"]}, "line"),
+        ({"cov_source": [True], "cov_branch": True}, "branch"),
+        ({"cov_source": ["app"], "no_cov": True}, "off"),
+    ],
+)
+def test_a_shard_asks_the_history_for_its_own_coverage_mode(options: dict, expected: str) -> None:
+    """Durations `local` recorded under coverage are not a plain session's: the mode picks which to use."""
+    from types import SimpleNamespace
+
+    from ci_toolkit.pytest_plugin.shard import _coverage_mode
+
+    assert _coverage_mode(SimpleNamespace(option=SimpleNamespace(**options))) == expected  # type: ignore[arg-type]
