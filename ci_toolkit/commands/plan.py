@@ -1,8 +1,9 @@
 """`ci-toolkit plan`: split the suite into N shards (or the fewest that meet a target) and show the split.
 
-It collects the suite as `local` does, estimates every test from the timing history, plans, and prints the
-predicted time of each shard against the lower bound; `--format json` gives the plan manifest that
-`pytest --ci-plan` reads, `--format github-matrix` the value for a dynamic `strategy.matrix`.
+It collects the suite as `local` does (or, with `--from-history`, takes the tests the timing history holds),
+estimates every test from the timing history, plans, and prints the predicted time of each shard against the
+lower bound; `--format json` gives the plan manifest that `pytest --ci-plan` reads, `--format github-matrix`
+the value for a dynamic `strategy.matrix`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from ci_toolkit.commands.base import Command
 from ci_toolkit.commands.common import load_config
 
 if TYPE_CHECKING:
+    from ci_toolkit.config import Config
     from ci_toolkit.planning import Plan
+    from ci_toolkit.timing import History
 
 FORMATS = ("text", "json", "github-matrix")
 AUTO_MAX_SHARDS = 64  # --shards auto looks no further
@@ -84,6 +87,13 @@ def parse_shards(value: str) -> int | None:
     default=None,
     help="Also write the plan manifest (JSON, for pytest --ci-plan) to this file, whatever --format.",
 )
+@click.option(
+    "--from-history",
+    is_flag=True,
+    default=False,
+    help="Plan the tests the timing history holds instead of collecting: no pytest run, nothing of the "
+    "project imported. For the shard count (text, github-matrix); no manifest.",
+)
 @options.config_file
 def command(
     shards_text: str,
@@ -91,6 +101,7 @@ def command(
     fmt: str,
     output: Path | None,
     manifest: Path | None,
+    from_history: bool,
     config_path: Path | None,
 ) -> int:
     """Split the tests into shards that finish together, from the timing history.
@@ -99,6 +110,8 @@ def command(
     Prints each shard's tests and predicted time, the makespan (slowest shard) and
     the lower bound no split can beat. In a GitHub workflow:
       ci-toolkit plan --shards auto --target-minutes 10 --format github-matrix
+    Add --from-history where the project is not installed: the tests are then
+    the ids the history holds, and nothing is collected.
     """
     shards = parse_shards(shards_text)
     if target_minutes is not None and not (0 < target_minutes < math.inf):
@@ -107,6 +120,13 @@ def command(
         raise click.UsageError("--shards auto needs --target-minutes M (the longest a shard may take)")
     if shards is not None and target_minutes is not None:
         raise click.UsageError("--target-minutes only applies to --shards auto")
+    if from_history and (manifest is not None or fmt == "json"):
+        # Its ids are the history's, not a collection's: pytest --ci-plan would refuse the fingerprint.
+        raise click.UsageError(
+            f"--from-history cannot write a plan manifest ({'--manifest' if manifest else '--format json'}): "
+            "pytest --ci-plan checks it against the collected tests; use --format github-matrix or text "
+            "and let each shard plan the tests it collects"
+        )
     return run(
         config_path=config_path,
         shards=shards,
@@ -114,6 +134,7 @@ def command(
         fmt=fmt,
         output=output,
         manifest=manifest,
+        from_history=from_history,
     )
 
 
@@ -125,14 +146,15 @@ def run(
     fmt: str,
     output: Path | None,
     manifest: Path | None,
+    from_history: bool = False,
 ) -> int:
     from ci_toolkit import planning
     from ci_toolkit import timing as timings
-    from ci_toolkit.errors import ExitCode, NoTestsError
+    from ci_toolkit.errors import DataError, ExitCode, NoTestsError
     from ci_toolkit.files import outputs
     from ci_toolkit.planning import cost
+    from ci_toolkit.planning.recorded import recorded
     from ci_toolkit.run.argv import lane_workers
-    from ci_toolkit.run.collect import collect_all
 
     # Before collecting: a file that is not ours to replace must not cost the collection first.
     if manifest is not None:
@@ -141,22 +163,33 @@ def run(
         outputs.check_owned(output, "--output", _is_plan_output, PLAN_OUTPUT)
 
     config = load_config(config_path)
-    found = collect_all(config)
-    collected = found.tests
-    if not collected:
-        raise NoTestsError(f"no tests collected in {config.root}: nothing to plan")
-    history_path = config.root / config.timings
-    located = timings.locate(history_path, timings.project_name(config.root))
-    history = located.history
-    history_path = located.target or history_path  # the file beside it, while the configured one is not ours
-    estimator = timings.Estimator(history, {nodeid: lanes[0] for nodeid, lanes in collected.items() if lanes})
+    unlaned = 0
+    groups: dict[str, str] = {}  # the history has no xdist groups
+    if from_history:
+        history, history_path = _history(config)
+        if not history.tests:
+            raise DataError(
+                f"no timing history at {history_path}: plan by collecting (drop --from-history) "
+                "or restore the history"
+            )
+        suite = recorded(history, lane_workers(config))
+        tests, lane_shares, unlaned = suite.tests, suite.lane_shares, suite.unknown
+    else:
+        from ci_toolkit.run.collect import collect_all
+
+        found = collect_all(config)
+        if not found.tests:
+            raise NoTestsError(f"no tests collected in {config.root}: nothing to plan")
+        history, history_path = _history(config)
+        tests, groups, lane_shares = found.tests, found.groups, cost.shares(lane_workers(config))
+    estimator = timings.Estimator(history, {nodeid: lanes[0] for nodeid, lanes in tests.items() if lanes})
     # Priced exactly as `local --shard` prices them: per lane, by its workers (planning.cost).
-    estimate = cost.shard_estimate(estimator, collected, cost.shares(lane_workers(config)))
-    groups, keep, overhead = found.groups, config.keep_together, config.shard_overhead
+    estimate = cost.shard_estimate(estimator, tests, lane_shares)
+    keep, overhead = config.keep_together, config.shard_overhead
     if shards is None:
         assert target_seconds is not None
         plan = planning.auto_plan(
-            collected,
+            tests,
             estimate,
             target_seconds,
             max_shards=AUTO_MAX_SHARDS,
@@ -166,10 +199,10 @@ def run(
         )
     else:
         plan = planning.make_plan(
-            collected, estimate, shards, groups=groups, keep_together=keep, overhead=overhead
+            tests, estimate, shards, groups=groups, keep_together=keep, overhead=overhead
         )
     sources: dict[str, int] = {}
-    for nodeid in collected:
+    for nodeid in tests:
         source = estimator.source(nodeid)
         sources[source] = sources.get(source, 0) + 1
     # allow_nan=False: every estimate is bounded (timings.MAX_SECONDS), so this never fires; if it did, a
@@ -181,7 +214,12 @@ def run(
         text = json.dumps(planning.github_matrix(plan), separators=(",", ":"), allow_nan=False) + "\n"
     else:
         text = render(
-            plan, sources=sources, target_seconds=target_seconds, history=_shown(history_path, config.root)
+            plan,
+            sources=sources,
+            target_seconds=target_seconds,
+            history=_shown(history_path, config.root),
+            recorded=from_history,
+            unlaned=unlaned,
         )
     if manifest is not None:
         manifest_text = json.dumps(planning.to_json(plan), indent=2, allow_nan=False) + "\n"
@@ -198,6 +236,16 @@ def run(
             f"{len(plan.shards)} shards, slowest {_duration(plan.makespan)}"
         )
     return int(ExitCode.OK)
+
+
+def _history(config: Config) -> tuple[History, Path]:
+    """The project's timing history, and the file it is read from (the one beside the configured file while
+    that one is not ours)."""
+    from ci_toolkit import timing as timings
+
+    path = config.root / config.timings
+    located = timings.locate(path, timings.project_name(config.root))
+    return located.history, located.target or path
 
 
 def _is_manifest(data: bytes) -> bool:
@@ -221,9 +269,18 @@ def _shown(path: Path, root: Path) -> str:
 
 
 def render(
-    plan: Plan, *, sources: Mapping[str, int], target_seconds: float | None = None, history: str = ""
+    plan: Plan,
+    *,
+    sources: Mapping[str, int],
+    target_seconds: float | None = None,
+    history: str = "",
+    recorded: bool = False,
+    unlaned: int = 0,
 ) -> str:
-    """The plan as a table, then its quality: makespan against lower bound, where estimates came from."""
+    """The plan as a table, then its quality: makespan against lower bound, where estimates came from.
+
+    recorded: the tests are the history's ids, not a collection (`--from-history`); unlaned: how many of
+    them were recorded in no configured lane."""
     count = len(plan.shards)
     where = f" (timing history: {history})" if history else ""
     lines = [f"{TABLE_START}{plan.tests} tests in {count} shard{'s' if count != 1 else ''}{where}", ""]
@@ -245,6 +302,13 @@ def render(
                 f"auto: no shard count up to {AUTO_MAX_SHARDS} meets the {_duration(target_seconds)} "
                 f"target; {count} shards come closest"
             )
+    if recorded:
+        # Every estimate is the test's own history here; what needs saying is that nothing was collected.
+        line = f"{plan.tests} tests from the history, not collected"
+        if unlaned:
+            line += f" ({unlaned} recorded in no configured lane, priced at their whole time)"
+        lines.append(line)
+        return "\n".join(lines) + "\n"
     known = sources.get("history", 0)
     unknown = {source: n for source, n in sources.items() if source != "history" and n}
     line = f"estimates: {known} tests from history, {sum(unknown.values())} without history"

@@ -316,3 +316,21 @@ def test_a_fork_pr_leaves_the_comment_as_an_artifact(
     left = workflow.artifacts.path("ci-toolkit-pr-comment")
     assert any(p.is_file() for p in left.rglob("*"))
     assert TOKEN not in _everything_written([job], workflow.root)
+
+
+def test_a_plan_from_history_needs_nothing_of_the_project(
+    workdir: Path, repo: Repo, github: GitHubStandIn, one_line: tuple[Workflow, JobResult]
+) -> None:
+    """plan-from: history plans from the cached history alone: a checkout whose conftest.py cannot even
+    be imported (the project not installed) still gets its matrix."""
+    workflow = _pr_workflow(workdir / "pr-history-plan", repo, github, one_line[0].cache.root)
+    checkout = repo.checkout({"tests/conftest.py": "raise ImportError('the project is not installed')\n"})
+
+    plan = workflow.job(
+        checkout, {"mode": "plan", "shards": "2", "plan-from": "history"}, env=CHILD_ENV
+    ).run()
+
+    assert plan.exit_code == 0, plan.describe()
+    assert plan.outputs["shards"] == "2"
+    names = {p.name for p in workflow.artifacts.path("ci-toolkit-plan-attempt-1").iterdir()}
+    assert {"matrix.json", "timings.json"} <= names and "plan.json" not in names

@@ -215,3 +215,108 @@ def test_output_replaces_only_an_earlier_plan_output(project: SampleProject, tmp
             f"it is left as it is: remove it, or name another file for {option}\n"
         )
         assert pyproject.read_bytes() == before
+
+
+# -- --from-history: the tests the history holds, nothing collected ------------------------------------------
+
+BROKEN = {  # a project that is not installed: importing any of it fails
+    "tests/conftest.py": "raise ImportError('the plan job has not installed samplepkg')\n",
+    "samplepkg/__init__.py": "raise ImportError('not installed')\n",
+}
+
+
+def save_history(project: SampleProject, nodeids: tuple[str, ...], lane: str = "all") -> Path:
+    """Every test 1-7 s (by position), recorded in `lane`, as `ci-toolkit local` records them."""
+    path = project.root / ".ci-toolkit" / "timings.json"
+    tests = {
+        nodeid: timings.TestTiming(0.0, float(k), 0.0, runs=1, last_seen=1, lane=lane)
+        for k, nodeid in enumerate(nodeids, 1)
+    }
+    timings.save(path, timings.History(project="samplepkg", run=1, tests=tests))
+    return path
+
+
+def test_from_history_imports_nothing_of_the_project(
+    sample_project_factory: Callable[..., SampleProject],
+) -> None:
+    project = sample_project_factory(pyproject_extra=EXTRA, files=BROKEN)
+    save_history(project, (*TESTS, "tests/test_gone.py::test_deleted_since"))
+    code, _, err = invoke(project, "--shards", "2")
+    assert code != 0 and "ImportError" in err  # collecting imports the conftest.py, and fails
+    code, out, err = invoke(project, "--shards", "2", "--from-history")
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert lines[0] == "Plan: 8 tests in 2 shards (timing history: .ci-toolkit/timings.json)"
+    assert lines[-1] == "8 tests from the history, not collected"  # the stale id too: harmless for a count
+    code, out, err = invoke(project, "--shards", "2", "--from-history", "--format", "github-matrix")
+    assert (code, err) == (0, "")
+    assert json.loads(out) == {"shard": [1, 2], "include": [{"shard": k, "shards": 2} for k in (1, 2)]}
+
+
+def test_from_history_plans_as_collecting_does_when_the_suite_is_unchanged(
+    sample_project_factory: Callable[..., SampleProject],
+) -> None:
+    project = sample_project_factory(pyproject_extra=EXTRA)
+    save_history(project, TESTS)
+    # 28 s of work in units of 13 s (integration, kept together), 5, 4, 3, 2, 1; 0.5 s overhead a shard.
+    counts = []
+    for args in (["--shards", "auto", "--target-minutes", "0.23"], ["--shards", "2"]):
+        results = [
+            invoke(project, *args, *extra, "--format", fmt)
+            for fmt in ("github-matrix", "text")
+            for extra in ([], ["--from-history"])
+        ]
+        assert all(code == 0 and err == "" for code, _, err in results), results
+        (_, collected_matrix, _), (_, history_matrix, _) = results[:2]
+        assert history_matrix == collected_matrix
+        (_, collected_table, _), (_, history_table, _) = results[2:]
+        # The same shards, the same predictions; only where the tests came from differs.
+        assert history_table.splitlines()[:-1] == collected_table.splitlines()[:-1]
+        counts.append(len(json.loads(history_matrix)["shard"]))
+    # auto, 13.8 s target: two shards take 14.5 s at best (13 + 1 | 5 + 4 + 3 + 2, each + 0.5), three 13.5 s.
+    assert counts == [3, 2]
+
+
+@pytest.mark.parametrize("tests", [None, ()], ids=["missing", "empty"])
+def test_from_history_without_a_history_says_how_to_plan(
+    sample_project_factory: Callable[..., SampleProject], tests: tuple[str, ...] | None
+) -> None:
+    project = sample_project_factory(files=BROKEN)
+    path = project.root / ".ci-toolkit" / "timings.json"
+    if tests is not None:
+        save_history(project, tests)
+    code, out, err = invoke(project, "--shards", "2", "--from-history", "--format", "github-matrix")
+    assert (code, out) == (2, "")
+    assert err == (
+        f"ci-toolkit: error: no timing history at {path}: plan by collecting (drop --from-history) "
+        "or restore the history\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "named"), [(["--format", "json"], "--format json"), (["--manifest", "plan.json"], "--manifest")]
+)
+def test_from_history_writes_no_manifest(tmp_path: Path, args: list[str], named: str) -> None:
+    """pytest --ci-plan checks a manifest's fingerprint against its collection: history ids would not do."""
+    manifest = tmp_path / "plan.json"
+    args = [str(manifest) if arg == "plan.json" else arg for arg in args]
+    result = CliRunner().invoke(
+        command, ["--shards", "2", "--from-history", *args, "--config", str(tmp_path / "missing.toml")]
+    )
+    assert result.exit_code == 2
+    assert (
+        f"--from-history cannot write a plan manifest ({named}): pytest --ci-plan checks it against the "
+        "collected tests; use --format github-matrix or text and let each shard plan the tests it collects"
+    ) in result.stderr
+    assert not manifest.exists()
+
+
+def test_render_from_history_says_nothing_was_collected() -> None:
+    est = {"tests/a.py::test_1": timings.TestTiming(0.0, 2.0, 0.0)}
+    plan = make_plan(est, est.__getitem__, 1)
+    text = render(plan, sources={"history": 1}, history="t.json", recorded=True, unlaned=1)
+    assert text.startswith("Plan: 1 tests in 1 shard (timing history: t.json)\n")
+    assert text.endswith(
+        "1 tests from the history, not collected "
+        "(1 recorded in no configured lane, priced at their whole time)\n"
+    )
