@@ -70,7 +70,7 @@ class SchedulerPlugin:
         from ci_toolkit.pytest_plugin.history import estimator
         from ci_toolkit.pytest_plugin.scheduler import DurationScheduling
 
-        estimate = estimator(self.timings, self.root)
+        estimate = estimator(self.timings, self.root, config.inipath)
         return DurationScheduling(config, log, estimate=estimate, sidecar=self.sidecar)
 
     def pytest_unconfigure(self) -> None:

@@ -1,5 +1,5 @@
 """The timing history as the plugin reads it, for shards planned here and the duration scheduler: the file
-given with --ci-timings, else (for --ci-shard) the one the project's [tool.ci-toolkit] names, read the way
+given with --ci-timings, else the one the project's [tool.ci-toolkit] names, read the way
 `ci-toolkit plan` reads it, so that a shard planned here is the shard `plan` would make.
 """
 
@@ -15,11 +15,15 @@ if TYPE_CHECKING:
 PYPROJECT = "pyproject.toml"
 
 
-def estimator(timings: Path | None, root: Path) -> Estimator:
+def estimator(timings: Path | None, root: Path, inipath: Path | None = None) -> Estimator:
+    """The duration scheduler's estimates: from `timings` (--ci-timings) when given, else from the history
+    the project's [tool.ci-toolkit] names, as `--ci-shard` reads it (a plain `pytest -n 2 --ci-scheduler
+    duration` would otherwise schedule without the history the project keeps)."""
     from ci_toolkit import timing as history
 
-    project = history.project_name(root)
-    return history.Estimator(history.load(timings, project) if timings else history.empty(project))
+    if timings is None:
+        return history.Estimator(shard_inputs(root, inipath, None).history)
+    return history.Estimator(history.load(timings, history.project_name(root)))
 
 
 @dataclass(frozen=True)

@@ -438,3 +438,17 @@ def test_a_shard_asks_the_history_for_its_own_coverage_mode(options: dict, expec
     from ci_toolkit.pytest_plugin.shard import _coverage_mode
 
     assert _coverage_mode(SimpleNamespace(option=SimpleNamespace(**options))) == expected  # type: ignore[arg-type]
+
+
+def test_the_duration_scheduler_uses_the_configured_history_without_ci_timings(
+    sample_project_factory: Callable[..., SampleProject],
+) -> None:
+    """`pytest -n 2 --ci-scheduler duration` without --ci-timings: the project's history, not none."""
+    from ci_toolkit.pytest_plugin.history import estimator
+
+    project = sample_project_factory(pyproject_extra='\n[tool.ci-toolkit]\ntimings = "h.json"\n')
+    save_history(project.root / "h.json", project.root, [SLOW])
+
+    assert estimator(None, project.root, project.root / "pyproject.toml").source(SLOW) == "history"
+    given = save_history(project.root.parent / "given.json", project.root, [UNKNOWN])
+    assert estimator(given, project.root).source(SLOW) != "history"  # --ci-timings wins
