@@ -22,8 +22,9 @@ from ci_toolkit.commands.base import Command
 from ci_toolkit.errors import CiToolkitError, ExitCode
 
 if TYPE_CHECKING:
+    from ci_toolkit.publish.client import GitHub
+    from ci_toolkit.publish.comment import Outcome
     from ci_toolkit.publish.context import GitHubContext
-    from ci_toolkit.report.model import Report
 
 COMMENT_MODES = ("true", "false", "update-only")
 PENDING_DIR = "pr-comment"  # in the output dir, unless --pending-dir names another folder
@@ -177,7 +178,7 @@ def _publish(
     if ctx.output is not None:
         outputs.write(ctx.output, values)
     if summary and ctx.step_summary is not None:
-        written = job_summary.append(ctx.step_summary, lambda room: _with_notes(report, room, said))
+        written = job_summary.append_report(ctx.step_summary, report, notes=said)
         if written.left_out:
             click.echo(f"::warning title=ci-toolkit::{notes.escape_data(written.left_out)}")
     sys.stdout.flush()
@@ -193,32 +194,15 @@ def _route(ctx: GitHubContext, token: str, comment: str, number: int | None) -> 
     return "post"
 
 
-def _with_notes(report: Report, room: int, notes: list[str]) -> str:
-    from ci_toolkit.report import markdown
-
-    extra = "".join(f"\n> {line}\n" for line in notes)
-    return markdown.render(report, max_bytes=max(1, room - len(extra.encode()))) + extra
-
-
 def _post(
     ctx: GitHubContext, token: str, number: int, body: str, *, key: str, author: str | None, update_only: bool
 ) -> tuple[str | None, bool]:
     """Post or update the comment. Returns why it could not be (one line, or None) and whether that is
     because the token may not write here."""
-    from ci_toolkit.publish import client, comment
-    from ci_toolkit.report import markdown
+    from ci_toolkit.publish import client
 
     try:
-        gh = client.GitHub(ctx.api_url, token, policy=client.Policy.from_env(os.environ))
-        outcome = comment.upsert(
-            gh,
-            ctx.repository,
-            number,
-            body,
-            marker=markdown.marker(key),
-            author=comment.author_for(gh, token, author),
-            update_only=update_only,
-        )
+        outcome = _upsert(_client(ctx, token), ctx, token, number, body, key, author, update_only)
     except client.PublishError as exc:
         return f"the pull-request comment was not posted: {exc}", exc.read_only
     except CiToolkitError as exc:
@@ -240,8 +224,7 @@ def _post_pending(
 ) -> int:
     """workflows/comment.yml: the comment a fork's pull request left, checked against the run that made it,
     then posted. Here posting is the job's whole purpose, so a failure fails it."""
-    from ci_toolkit.publish import client, comment, pending
-    from ci_toolkit.report import markdown
+    from ci_toolkit.publish import client, pending
 
     left = pending.read(folder)
     run = ctx.workflow_run
@@ -250,7 +233,7 @@ def _post_pending(
             f"--from-pending: the event is {ctx.event_name or 'unknown'!r}, not workflow_run: only a "
             "workflow_run workflow (workflows/comment.yml) may post a comment another run left"
         )
-    gh = client.GitHub(ctx.api_url, token, policy=client.Policy.from_env(os.environ))
+    gh = _client(ctx, token)
     try:
         number = pending.validate(
             gh,
@@ -260,18 +243,41 @@ def _post_pending(
             run_event=run.event,
             run_pull_requests=run.pull_requests,
         )
-        outcome = comment.upsert(
-            gh,
-            ctx.repository,
-            number,
-            left.body,
-            marker=markdown.marker(left.key),
-            author=comment.author_for(gh, token, author),
-            update_only=update_only,
-        )
+        outcome = _upsert(gh, ctx, token, number, left.body, left.key, author, update_only)
     except client.PublishError as exc:
         raise CiToolkitError(
             f"the pull-request comment was not posted: {exc}", ExitCode.TESTS_FAILED
         ) from None
     click.echo(f"ci-toolkit: pull-request #{number} comment {outcome.action}")
     return int(ExitCode.OK)
+
+
+def _client(ctx: GitHubContext, token: str) -> GitHub:
+    from ci_toolkit.publish import client
+
+    return client.GitHub(ctx.api_url, token, policy=client.Policy.from_env(os.environ))
+
+
+def _upsert(
+    gh: GitHub,
+    ctx: GitHubContext,
+    token: str,
+    number: int,
+    body: str,
+    key: str,
+    author: str | None,
+    update_only: bool,
+) -> Outcome:
+    """The one comment of `key` on pull request `number`: both paths find and update it the same way."""
+    from ci_toolkit.publish import comment
+    from ci_toolkit.report import markdown
+
+    return comment.upsert(
+        gh,
+        ctx.repository,
+        number,
+        body,
+        marker=markdown.marker(key),
+        author=comment.author_for(gh, token, author),
+        update_only=update_only,
+    )

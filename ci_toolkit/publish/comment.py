@@ -16,7 +16,6 @@ from ci_toolkit.publish.client import GitHub, PublishError
 
 MAX_BODY = 65_536  # GitHub refuses a longer comment body (422)
 BOT = "github-actions[bot]"  # whom the workflow's GITHUB_TOKEN writes as
-AUTHOR_ENV = "CI_TOOLKIT_COMMENT_AUTHOR"
 # An installation token (the workflow's GITHUB_TOKEN, a GitHub App's) is no user: GET /user answers 403.
 _INSTALLATION_PREFIX = "ghs_"
 
@@ -85,7 +84,7 @@ def has_marker(body: str, marker: str) -> bool:
 
 
 def author_for(gh: GitHub, token: str, explicit: str | None = None) -> Callable[[], str]:
-    """Whom comments made with `token` are by: `explicit` (--comment-author, CI_TOOLKIT_COMMENT_AUTHOR)
+    """Whom comments made with `token` are by: `explicit` (`publish --author`, CI_TOOLKIT_COMMENT_AUTHOR)
     when given; github-actions[bot] for an installation token; else GET /user, asked once when first
     needed (a 403 there also means an installation's token). A GitHub App's own token writes as
     `<app-slug>[bot]`: that one needs `explicit`."""

@@ -7,7 +7,7 @@ even the verdict fits, a one-line note goes there instead, or nothing when that 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,9 +43,18 @@ def append(path: Path, render: Callable[[int], str], *, limit: int = SUMMARY_LIM
     return Appended(len(separator) + len(data), why)
 
 
-def append_report(path: Path, report: Report, *, limit: int = SUMMARY_LIMIT) -> Appended:
-    """The report's Markdown (ci_toolkit.report.markdown) appended to the summary file `path`."""
-    return append(path, lambda max_bytes: markdown.render(report, max_bytes=max_bytes), limit=limit)
+def append_report(
+    path: Path, report: Report, *, notes: Sequence[str] = (), limit: int = SUMMARY_LIMIT
+) -> Appended:
+    """The report's Markdown (ci_toolkit.report.markdown) appended to the summary file `path`, followed by
+    `notes` (what publishing itself has to say, e.g. why the comment is missing), each a quoted line that
+    the report's trimming leaves room for."""
+    extra = "".join(f"\n> {note}\n" for note in notes)
+
+    def render(max_bytes: int) -> str:
+        return markdown.render(report, max_bytes=max(1, max_bytes - len(extra.encode()))) + extra
+
+    return append(path, render, limit=limit)
 
 
 def _size_and_tail(path: Path) -> tuple[int, bytes]:

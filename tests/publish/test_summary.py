@@ -120,3 +120,16 @@ def test_an_unreadable_or_unwritable_summary_is_one_line(tmp_path: Path) -> None
             CiToolkitError, match=r"^\$GITHUB_STEP_SUMMARY /dev/full: cannot append to it: No space"
         ):
             append(full, lambda max_bytes: "x")
+
+
+def test_notes_follow_the_report_and_the_report_makes_room_for_them(tmp_path: Path) -> None:
+    path = tmp_path / "summary.md"
+    note = "⚠️ the pull-request comment was not posted: 502"
+    limit = 4000  # far less than the whole report: it is trimmed, the note is kept whole
+
+    result = append_report(path, failing_report(failures=300), notes=[note], limit=limit)
+
+    text = path.read_text(encoding="utf-8")
+    assert text.endswith(f"\n> {note}\n")
+    assert text.startswith("<!-- ci-toolkit:report -->")
+    assert len(text.encode()) <= limit and result.left_out == ""
