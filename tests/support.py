@@ -140,3 +140,20 @@ class World:
         assert self.data_dirs() == []
         state = project / ".ci-toolkit" / "services" / "state.json"
         assert not state.exists(), state.read_text()
+
+
+def git(cwd: Path, *args: str) -> str:
+    """Run git in `cwd` as tests need it: a fixed identity, no user or system configuration (no signing,
+    hooks or aliases of the machine's), and a failure that names git's own message. Its stdout, stripped."""
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }
+    proc = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, f"git {' '.join(args)}: {proc.stderr}"
+    return proc.stdout.strip()

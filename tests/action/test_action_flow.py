@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import pytest
 from publish.github_standin import BOT, GitHubStandIn
 from runner_sim import JobResult, Workflow
+from support import git
 
 pytestmark = pytest.mark.e2e
 
@@ -43,12 +43,6 @@ _FEATURE = {
 }
 TESTS = 8  # the sample's 7 and test_double
 BROKEN = {"tests/test_broken.py": "def test_broken():\n    assert 1 + 1 == 3\n"}
-_GIT = ("git", "-c", "user.name=sim", "-c", "user.email=sim@example.invalid", "-c", "commit.gpgsign=false")
-
-
-def _git(cwd: Path, *args: str) -> str:
-    proc = subprocess.run([*_GIT, *args], cwd=cwd, capture_output=True, text=True, check=True)
-    return proc.stdout.strip()
 
 
 class Repo:
@@ -57,14 +51,14 @@ class Repo:
     def __init__(self, root: Path, maker: Callable[..., Any]) -> None:
         self.root = root
         maker(root)
-        _git(root, "init", "--quiet", "--initial-branch=main")
-        _git(root, "add", "-A")
-        _git(root, "commit", "--quiet", "-m", "base")
-        self.base = _git(root, "rev-parse", "HEAD")
+        git(root, "init", "--quiet", "--initial-branch=main")
+        git(root, "add", "-A")
+        git(root, "commit", "--quiet", "-m", "base")
+        self.base = git(root, "rev-parse", "HEAD")
         maker(root, files=_FEATURE)
-        _git(root, "add", "-A")
-        _git(root, "commit", "--quiet", "-m", "feature")
-        self.head = _git(root, "rev-parse", "HEAD")
+        git(root, "add", "-A")
+        git(root, "commit", "--quiet", "-m", "feature")
+        self.head = git(root, "rev-parse", "HEAD")
         self._copies = 0
 
     def checkout(self, files: dict[str, str] | None = None) -> Path:

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from support import git
 
 from ci_toolkit.commands import gate, local
 from ci_toolkit.commands.judge import Against, delta, judge, prepare
@@ -18,20 +18,6 @@ from ci_toolkit.config import load
 from ci_toolkit.errors import DataError, ExitCode
 
 PAY = "".join(f"x{i} = {i}\n" for i in range(1, 11))
-
-
-def git(cwd: Path, *args: str) -> None:
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@example.com",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@example.com",
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_CONFIG_NOSYSTEM": "1",
-    }
-    proc = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stderr
 
 
 def coverage_json(root: Path, missing: list[int]) -> Path:

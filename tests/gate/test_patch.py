@@ -3,11 +3,10 @@ repositories, and the measure on hand-built reports."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
+from support import git
 
 from ci_toolkit.errors import DataError
 from ci_toolkit.gate.jsonreport import from_json
@@ -229,21 +228,6 @@ def test_the_json_reader_keeps_what_ran() -> None:
 
 
 # ---- git (real temporary repositories) ----
-
-
-def git(cwd: Path, *args: str) -> str:
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@example.com",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@example.com",
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_CONFIG_NOSYSTEM": "1",
-    }
-    proc = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, proc.stderr
-    return proc.stdout.strip()
 
 
 def write(root: Path, files: dict[str, str | bytes]) -> None:

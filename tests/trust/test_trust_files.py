@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from support import TIMEOUT, Run, World, cli_env, run_ci_toolkit
+from support import TIMEOUT, Run, World, cli_env, git, run_ci_toolkit
 
 from ci_toolkit import config
 from ci_toolkit.commands.services import write_env_file
@@ -241,12 +241,6 @@ def test_an_output_dir_that_is_the_root_or_a_parent_of_it_through_a_symlink(
         ConfigError, match=r"output_dir: .*must not be the project root or one of its parents"
     ):
         outdir.check(cfg)
-
-
-def git(root: Path, *args: str) -> None:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t"}
-    env["GIT_COMMITTER_EMAIL"] = "t@t"
-    subprocess.run(["git", *args], cwd=root, env=env, check=True, capture_output=True)
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="no git")
