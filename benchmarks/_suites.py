@@ -120,10 +120,14 @@ def load_results(path: Path) -> list[TimedTest]:
 def history_from_results(path: Path, project: str, lane: str = "") -> Any:
     """ci_toolkit.timings.History built from one results file, through the public API a run would use."""
     from ci_toolkit import timing as timings
-    from ci_toolkit.run.results import load_outcomes
+    from ci_toolkit.run.exchange import results as results_file
 
-    observed = timings.observations_from_results(load_outcomes(path), lane)
-    return timings.update(timings.empty(project), observed)
+    recorded = results_file.read(path)
+    observed = timings.observations_from_results(recorded.tests, lane)
+    # What the session paid besides its tests (start-up, session fixtures), as `ci-toolkit local` records it.
+    cost = timings.session_cost(recorded.session, recorded.tests)
+    sessions = [] if cost is None else [(timings.UNKNOWN, cost)]
+    return timings.update(timings.empty(project), observed, sessions=sessions)
 
 
 def history_from_tests(tests: Iterable[TimedTest], project: str) -> Any:

@@ -152,9 +152,9 @@ def run(
     from ci_toolkit import timing as timings
     from ci_toolkit.errors import DataError, ExitCode, NoTestsError
     from ci_toolkit.files import outputs
-    from ci_toolkit.planning import cost
+    from ci_toolkit.planning import cost, pricing
     from ci_toolkit.planning.recorded import recorded
-    from ci_toolkit.run.argv import lane_workers
+    from ci_toolkit.run.argv import lane_workers, session_leaders
 
     # Before collecting: a file that is not ours to replace must not cost the collection first.
     if manifest is not None:
@@ -163,6 +163,7 @@ def run(
         outputs.check_owned(output, "--output", _is_plan_output, PLAN_OUTPUT)
 
     config = load_config(config_path)
+    workers = lane_workers(config)
     unlaned = 0
     groups: dict[str, str] = {}  # the history has no xdist groups
     if from_history:
@@ -172,7 +173,7 @@ def run(
                 f"no timing history at {history_path}: plan by collecting (drop --from-history) "
                 "or restore the history"
             )
-        suite = recorded(history, lane_workers(config))
+        suite = recorded(history, workers)
         tests, lane_shares, unlaned = suite.tests, suite.lane_shares, suite.unknown
     else:
         from ci_toolkit.run.collect import collect_all
@@ -181,11 +182,19 @@ def run(
         if not found.tests:
             raise NoTestsError(f"no tests collected in {config.root}: nothing to plan")
         history, history_path = _history(config)
-        tests, groups, lane_shares = found.tests, found.groups, cost.shares(lane_workers(config))
-    estimator = timings.Estimator(history, {nodeid: lanes[0] for nodeid, lanes in tests.items() if lanes})
-    # Priced exactly as `local --shard` prices them: per lane, by its workers (planning.cost).
-    estimate = cost.shard_estimate(estimator, tests, lane_shares)
-    keep, overhead = config.keep_together, config.shard_overhead
+        tests, groups, lane_shares = found.tests, found.groups, cost.shares(workers)
+    # Priced exactly as `local --shard` prices them: per lane, by its workers (planning.cost), each test in
+    # the mode its lane's shard job (`ci-toolkit local --shard`) runs it in.
+    prices = pricing.lane_pricing(
+        history,
+        tests,
+        lane_shares,
+        timings.lane_modes(config, workers),
+        config.shard_overhead,
+        session_leaders(config),
+    )
+    estimator, estimate = prices.estimator, prices.estimate
+    keep, overhead = config.keep_together, prices.overhead.seconds
     if shards is None:
         assert target_seconds is not None
         plan = planning.auto_plan(
@@ -220,6 +229,7 @@ def run(
             history=_shown(history_path, config.root),
             recorded=from_history,
             unlaned=unlaned,
+            overhead=prices.overhead.describe(),
         )
     if manifest is not None:
         manifest_text = json.dumps(planning.to_json(plan), indent=2, allow_nan=False) + "\n"
@@ -276,11 +286,12 @@ def render(
     history: str = "",
     recorded: bool = False,
     unlaned: int = 0,
+    overhead: str = "",
 ) -> str:
     """The plan as a table, then its quality: makespan against lower bound, where estimates came from.
 
     recorded: the tests are the history's ids, not a collection (`--from-history`); unlaned: how many of
-    them were recorded in no configured lane."""
+    them were recorded in no configured lane; overhead: where the overhead per shard came from."""
     count = len(plan.shards)
     where = f" (timing history: {history})" if history else ""
     lines = [f"{TABLE_START}{plan.tests} tests in {count} shard{'s' if count != 1 else ''}{where}", ""]
@@ -292,7 +303,7 @@ def render(
     lines.append(
         f"makespan {_duration(plan.makespan)}, lower bound {_duration(plan.lower_bound)}, "
         f"ratio {plan.ratio:.3f} (total work {_duration(plan.total)}, "
-        f"overhead {_duration(plan.overhead)} per shard)"
+        f"overhead {_duration(plan.overhead)} per shard{f', {overhead}' if overhead else ''})"
     )
     if target_seconds is not None:
         if plan.makespan <= target_seconds:
@@ -309,16 +320,20 @@ def render(
             line += f" ({unlaned} recorded in no configured lane, priced at their whole time)"
         lines.append(line)
         return "\n".join(lines) + "\n"
-    known = sources.get("history", 0)
-    unknown = {source: n for source, n in sources.items() if source != "history" and n}
-    line = f"estimates: {known} tests from history, {sum(unknown.values())} without history"
+    converted = sources.get("converted", 0)
+    known = sources.get("history", 0) + converted
+    unknown = {source: n for source, n in sources.items() if source not in _FROM_HISTORY and n}
+    mode = f" ({converted} converted from another mode)" if converted else ""
+    line = f"estimates: {known} tests from history{mode}, {sum(unknown.values())} without history"
     if unknown:
         line += " (" + ", ".join(f"{_SOURCE_NAMES.get(s, s)}: {n}" for s, n in sorted(unknown.items())) + ")"
     lines.append(line)
     return "\n".join(lines) + "\n"
 
 
+_FROM_HISTORY = ("history", "converted")  # a test's own history, in the shard's mode or converted to it
 _SOURCE_NAMES = {
+    "unconverted": "another mode's, unconverted",
     "file": "file mean",
     "directory": "directory mean",
     "lane": "lane mean",

@@ -6,6 +6,11 @@ and results/*.json (what ran). Printed: predicted against realised seconds per s
 against the plan's lower bound, and the idle fraction 1 - mean/max of the realised times: the share
 of the paid machine time spent waiting for the slowest shard.
 
+Then the calibration of the overhead every shard pays once (`shard_overhead`): the constant the shards really
+paid, fitted as the median of realised minus predicted work (the prediction without the plan's overhead),
+beside what their pytest sessions measured themselves (start-up and session fixtures, from the results files),
+and what to do when the two disagree (`calibrate`).
+
 Nothing heavy at module level: `ci-toolkit --help` imports this module (see ci_toolkit.commands).
 """
 
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +32,9 @@ from ci_toolkit.errors import ExitCode
 
 REPORT_VERSION = 1
 _EXAMPLES = 3
+# The fitted and measured per-shard constants agree when this close (seconds), or this close relatively.
+AGREE_SECONDS = 1.0
+AGREE_FRACTION = 0.2
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,9 @@ class ShardRun:
     lanes: Mapping[str, float]
     ran: tuple[str, ...]  # node ids in its results files
     plan: Any  # ci_toolkit.planning.Plan
+    # seconds its pytest sessions measured before and besides their tests (start-up, session fixtures),
+    # summed over its lanes; None when no results file recorded a start-up
+    sessions: float | None = None
 
 
 @dataclass(frozen=True)
@@ -59,10 +71,63 @@ class SplitReport:
     slowest: float  # realised
     idle_fraction: float  # 1 - mean/max realised over the shards given
     twice: tuple[str, ...]  # node ids that ran in more than one shard
+    calibration: Calibration | None = None  # None: no shard's realised time to fit
 
     @property
     def slowest_vs_bound(self) -> float | None:
         return _ratio(self.slowest, self.lower_bound)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The overhead each shard pays once: what the plan assumed, fitted from the shards, measured by them."""
+
+    planned: float  # the plan's overhead per shard
+    fitted: float  # median over the shards of realised - (predicted - planned)
+    measured: float | None  # median over the shards of their sessions' start-up and fixtures (None: unknown)
+
+    @property
+    def agree(self) -> bool | None:
+        if self.measured is None:
+            return None
+        gap = abs(self.fitted - self.measured)
+        return gap <= max(AGREE_SECONDS, AGREE_FRACTION * max(abs(self.fitted), self.measured))
+
+
+def calibrate(plan: Any, runs: Sequence[ShardRun]) -> Calibration:
+    """The fitted and measured per-shard constants of `runs`, shards of `plan` (see the module docstring)."""
+    work = [plan.shards[run.index - 1].predicted - plan.overhead for run in runs]
+    fitted = statistics.median(run.realised - predicted for run, predicted in zip(runs, work, strict=True))
+    measured = [run.sessions for run in runs if run.sessions is not None]
+    return Calibration(plan.overhead, fitted, statistics.median(measured) if measured else None)
+
+
+def advice(calibration: Calibration) -> str:
+    """What to do about the per-shard constant, in one line."""
+    c = calibration
+    if c.measured is None:
+        return (
+            "no shard recorded its start-up (results files of an older ci-toolkit): "
+            f"shard_overhead = {_seconds(c.fitted)} would match these shards"
+        )
+    if c.agree:
+        return 'they agree: shard_overhead = "auto" (the default) predicts what the shards pay'
+    if c.fitted > c.measured:
+        return (
+            f"the shards pay {c.fitted - c.measured:.1f}s more than pytest's own start-up (services "
+            "starting, coverage combining, time outside the lanes' sessions, or tests slower than their "
+            "history): "
+            f"set shard_overhead = {_seconds(c.fitted)} if that holds over several runs"
+        )
+    return (
+        f"the shards pay {c.measured - c.fitted:.1f}s less than their sessions measured (concurrent lanes "
+        "overlapping their start-up, or tests faster than their history): "
+        f"set shard_overhead = {_seconds(c.fitted)} if that holds over several runs"
+    )
+
+
+def _seconds(value: float) -> str:
+    return f"{max(value, 0.0):.1f}"
 
 
 def _ratio(realised: float, predicted: float) -> float | None:
@@ -100,10 +165,10 @@ def command(json_path: Path | None, dirs: tuple[Path, ...]) -> int:
 
 
 def read_shard_dir(directory: Path) -> ShardRun:
-    from ci_toolkit import planning
+    from ci_toolkit import planning, timing
     from ci_toolkit.errors import DataError
+    from ci_toolkit.run.exchange import results as results_file
     from ci_toolkit.run.exchange import run_record
-    from ci_toolkit.run.results import load_outcomes
 
     plan_file = directory / "plan.json"
     plan = planning.from_json(run_record.read_json(plan_file, "plan"), str(plan_file))
@@ -114,10 +179,22 @@ def read_shard_dir(directory: Path) -> ShardRun:
             f"{run_file}: shard {run.shard}/{run.shards}, but its plan.json has {len(plan.shards)} shards"
         )
     ran: list[str] = []
+    sessions: list[float] = []
     for path in sorted((directory / "results").glob("*.json")):
-        ran.extend(outcome.nodeid for outcome in load_outcomes(path) if outcome.outcome != "skipped")
+        results = results_file.read(path)
+        ran.extend(outcome.nodeid for outcome in results.tests if outcome.outcome != "skipped")
+        cost = timing.session_cost(results.session, results.tests)
+        if cost is not None:
+            sessions.append(cost.startup + cost.setup)
     return ShardRun(
-        directory, run.shard, run.shards, sum(run.lanes.values()), dict(run.lanes), tuple(ran), plan
+        directory,
+        run.shard,
+        run.shards,
+        sum(run.lanes.values()),
+        dict(run.lanes),
+        tuple(ran),
+        plan,
+        sum(sessions) if sessions else None,
     )
 
 
@@ -165,6 +242,7 @@ def summarize(runs: Sequence[ShardRun]) -> SplitReport:
         slowest=slowest,
         idle_fraction=1 - (sum(realised) / len(realised)) / slowest if slowest > 0 else 0.0,
         twice=tuple(sorted(twice)),
+        calibration=calibrate(plan, [by_index[k] for k in sorted(by_index)]),
     )
 
 
@@ -185,6 +263,14 @@ def render(report: SplitReport) -> str:
         f"slowest shard: {report.slowest:.1f}s realised{against} (plan makespan {report.makespan:.1f}s)"
     )
     out.append(f"idle fraction: {report.idle_fraction:.1%} of the shards' time waiting for the slowest")
+    c = report.calibration
+    if c is not None:
+        measured = "not recorded" if c.measured is None else f"{c.measured:.1f}s"
+        out.append(
+            f"per-shard overhead: fitted {c.fitted:.1f}s (median realised - predicted work), "
+            f"measured start-up + session fixtures {measured}, planned {c.planned:.1f}s"
+        )
+        out.append(f"  {advice(c)}")
     if report.missing:
         out.append(f"note: no output dir given for shard(s) {', '.join(str(k) for k in report.missing)}")
     if report.twice:
@@ -215,4 +301,14 @@ def to_json(report: SplitReport) -> dict[str, Any]:
         else round(report.slowest_vs_bound, 4),
         "idle_fraction": round(report.idle_fraction, 4),
         "ran_in_several_shards": list(report.twice),
+        **({"overhead": _calibration_json(report.calibration)} if report.calibration is not None else {}),
+    }
+
+
+def _calibration_json(c: Calibration) -> dict[str, Any]:
+    return {
+        "planned": c.planned,
+        "fitted": round(c.fitted, 4),
+        "measured": None if c.measured is None else round(c.measured, 4),
+        "agree": c.agree,
     }

@@ -84,11 +84,13 @@ def merge(project: str | None, out: Path, inputs: tuple[Path, ...]) -> int:
 @click.argument("out", type=options.FILE)
 @click.argument("files", nargs=-1, required=True, type=options.FILE)
 def import_(project: str | None, root: Path | None, lane: str, out: Path, files: tuple[Path, ...]) -> int:
-    """Add the test times in FILES (JUnit XML, xunit1 or xunit2, or pytest-split durations) to OUT.
+    """Add the test times in FILES (JUnit XML, xunit1 or xunit2, pytest-split durations, or the results
+    file of `pytest --ci-toolkit-results`) to OUT.
 
     FILES count as one run: OUT, if it exists, is updated as after a `ci-toolkit local` run (and must
     be this project's timing history). Skipped and errored tests are left out, as are times that are
-    not a number of seconds.
+    not a number of seconds. A results file also gives its session's start-up, which shard planning
+    learns the overhead of a shard from.
     """
     from ci_toolkit import timing as timings
     from ci_toolkit.errors import DataError
@@ -99,8 +101,17 @@ def import_(project: str | None, root: Path | None, lane: str, out: Path, files:
     name = project or timings.project_name(root)
     base = timings.read_own(out, name)  # before reading FILES: a refusal needs no import first
     observed: dict[str, timings.Observation] = {}
+    sessions: list[tuple[str, timings.SessionCost]] = []
     for path in files:
-        observed.update(timings.observations_from_file(path, root, lane))
+        if _is_results(path):
+            from ci_toolkit.run.exchange import results as results_file
+
+            results = results_file.read(path)
+            observed.update(timings.observations_from_results(results.tests, lane))
+            cost = timings.session_cost(results.session, results.tests)
+            sessions.extend([(timings.UNKNOWN, cost)] if cost is not None else [])
+        else:
+            observed.update(timings.observations_from_file(path, root, lane))
     if not observed:
         raise DataError(
             f"no test times found in {', '.join(map(str, files))} (only skipped or errored tests?); "
@@ -111,7 +122,11 @@ def import_(project: str | None, root: Path | None, lane: str, out: Path, files:
     # Outside a project, the defaults a project's configuration starts from.
     settings = config if config is not None else config_mod.Config
     history = timings.update(
-        base, observed, alpha=settings.timings_alpha, prune_after=settings.timings_prune_after
+        base,
+        observed,
+        alpha=settings.timings_alpha,
+        prune_after=settings.timings_prune_after,
+        sessions=sessions,
     )
     _save(out, history)
     click.echo(
@@ -185,6 +200,12 @@ def render(
         held = collections.Counter(mode for _, mode in entries(history))
         modes = ", ".join(f"{held[mode]} {describe(mode)}" for mode in sorted(held))
         lines.append(f"tests measured per mode: {modes}")
+    if history.sessions:
+        paid = ", ".join(
+            f"{describe(mode)}: start-up {t.startup:.1f} s + session fixtures {t.setup:.1f} s"
+            for mode, t in sorted(history.sessions.items())
+        )
+        lines.append(f"a session pays besides its tests ({paid})")
     if collected:
         sources = collections.Counter(estimate.source(nodeid) for nodeid in tests)
         predicted = sum(estimate(nodeid).duration for nodeid in tests)
@@ -216,6 +237,18 @@ def _save(out: Path, history: History) -> None:
         timings.save(out, history)
     except OSError as exc:
         raise DataError(f"{out}: cannot write: {exc.strerror or exc}") from None
+
+
+def _is_results(path: Path) -> bool:
+    """Whether `path` is a results file of our pytest plugin (read as such, it says what is wrong with it)."""
+    from ci_toolkit.files import outputs
+    from ci_toolkit.timing.reading import Unusable, read_bytes
+
+    try:
+        data = read_bytes(path, "")
+    except (FileNotFoundError, Unusable):
+        return False  # the reader of the other formats says why
+    return data.startswith(b"{") and outputs.json_with("version", "tests", "counts", "session")(data)
 
 
 def _nearest_config() -> Config | None:

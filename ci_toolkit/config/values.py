@@ -120,9 +120,11 @@ class Values(ServiceTables):
             self.expected(path, " or ".join(f'"{name}"' for name in SCHEDULERS), value)
         return value
 
-    def shard_overhead(self, value: Any, path: KeyPath) -> float:
+    def shard_overhead(self, value: Any, path: KeyPath) -> float | str:
+        if value == "auto":
+            return value
         if not _is_number(value) or not 0 <= value < math.inf:
-            self.expected(path, "a number of seconds >= 0", value)
+            self.expected(path, 'a number of seconds >= 0 or "auto"', value)
         return float(value)
 
     def keep_together(self, value: Any, path: KeyPath) -> tuple[str, ...]:

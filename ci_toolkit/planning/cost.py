@@ -20,6 +20,11 @@ not stand out in its module (`cost_model`).
 
 A shard costs its fixed overhead, plus every unit's own seconds, plus, once for each scope any of its units
 touches without containing the whole scope, that scope's shared setup (`shard_load`).
+
+The session is the outermost scope, but it is not inferred here: a session fixture shows on one test like its
+module's fixture would, and judged first it would take every module's setup for its own. The recorder measures
+it instead (ci_toolkit.timing.sessions), the history leaves it out of the tests, and each shard pays it once
+in its overhead (ci_toolkit.planning.pricing). A first test's lazy import shows as its module's shared setup.
 """
 
 from __future__ import annotations

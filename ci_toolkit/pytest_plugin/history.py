@@ -32,7 +32,7 @@ class ShardInputs:
 
     history: History
     keep_together: tuple[str, ...]
-    overhead: float
+    overhead: float | str  # the shard_overhead key: seconds, or "auto" (planning.pricing)
     origin: str  # the history's path relative to the rootdir, or "none (why)"
 
 

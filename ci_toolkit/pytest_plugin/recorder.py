@@ -1,13 +1,19 @@
 """--ci-toolkit-results: every test's outcome and phase durations, and what the session did, written at
 session end (ci_toolkit.run.exchange.results). Only the xdist controller records: workers' reports reach
 it. A failed or errored test also gets where it failed, for annotations: the deepest traceback entry in its
-own file (the failing assert), else the line its function is defined on."""
+own file (the failing assert), else the line its function is defined on.
+
+For the shard cost model it also records the session's start-up (process start to the first test), which
+test ran first in its process and in its module there, and, where the tests run in this process (not
+under xdist, whose workers' fixtures the controller never sees), the session-scoped fixture set-up each test
+paid."""
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+import time
+from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +31,10 @@ _TEXT_FRAME = re.compile(
     re.MULTILINE,
 )
 _FAILING = ("failed", "error")
+
+# When this module was imported: with the plugin, before conftest files and collection. The start of the
+# process where /proc cannot tell it.
+_IMPORTED = time.monotonic()
 
 # Which phase outcome wins when one test reports several (e.g. a failed call and a failing teardown).
 _SEVERITY = {"passed": 0, "skipped": 1, "xfailed": 1, "xpassed": 2, "error": 3, "failed": 4}
@@ -53,6 +63,30 @@ class ResultsRecorder:
         self.interrupted = ""
         self.reruns: dict[str, int] = {}  # pytest-rerunfailures' reruns per test
         self.defined: dict[str, int] = {}  # each reported test's definition line, for one cut short later
+        self.startup: tuple[float, str] | None = None  # (seconds, how the start was known) at the 1st test
+        self.seen: set[tuple[str, str]] = set()  # (xdist worker or "", module or "") that ran a test
+        self.setting_up = ""  # the test whose setup phase runs now in this process
+        self.session_setup: dict[str, float] = {}  # nodeid -> session fixture seconds in its setup
+        self.fixture_depth = 0  # session fixtures being set up inside one another (counted once)
+
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        # Under xdist, the controller hears of each test a worker starts: the first is the lane's first.
+        if self.startup is None:
+            self.startup = since_process_start()
+        self.setting_up = nodeid  # only fixtures set up in this process count: none in xdist's controller
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_fixture_setup(self, fixturedef: Any) -> Generator[None, Any, Any]:
+        if not self.setting_up or fixturedef.scope != "session" or self.fixture_depth:
+            return (yield)
+        self.fixture_depth += 1
+        start = time.perf_counter()
+        try:
+            return (yield)
+        finally:
+            self.fixture_depth -= 1
+            seconds = time.perf_counter() - start
+            self.session_setup[self.setting_up] = self.session_setup.get(self.setting_up, 0.0) + seconds
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.selected.update(dict.fromkeys(item.nodeid for item in session.items))
@@ -100,6 +134,11 @@ class ResultsRecorder:
         )
         if report.when in ("setup", "call", "teardown"):
             entry[report.when] = round(float(report.duration), 6)
+        if report.when == "setup":
+            self.setting_up = ""
+            entry["first"] = self._first(report)
+            if report.nodeid in self.session_setup:
+                entry["session_setup"] = round(min(self.session_setup.pop(report.nodeid), entry["setup"]), 6)
         if report.nodeid not in self.defined:
             self.defined[report.nodeid] = _definition_line(report)
         if report.when in ("teardown", "???"):  # "???": xdist's report of the test its worker died in
@@ -110,6 +149,15 @@ class ResultsRecorder:
             entry["message"] = _message(report)
             if outcome in _FAILING:
                 entry["path"], entry["line"] = self._where(report)
+
+    def _first(self, report: pytest.TestReport) -> str:
+        """ "session" for the first test its process (xdist worker) ran, "module" for the first of its module
+        there, else ""."""
+        worker = str(getattr(report, "worker_id", "") or "")
+        module = (worker, _test_file(report.nodeid))
+        first = "session" if (worker, "") not in self.seen else "module" if module not in self.seen else ""
+        self.seen.update(((worker, ""), module))
+        return first
 
     def _count(self, report: pytest.TestReport) -> None:
         if not getattr(report, "count_towards_summary", True):
@@ -159,6 +207,8 @@ class ResultsRecorder:
             stopped=stopped,
             ran_tests=ran_tests,
             selected=len(self.selected),
+            startup=None if self.startup is None else round(self.startup[0], 6),
+            startup_from="" if self.startup is None else self.startup[1],
         )
         outcomes = tuple(
             results_file.TestOutcome(nodeid=nodeid, reruns=self.reruns.get(nodeid, 0), **entry)
@@ -206,6 +256,19 @@ class ResultsRecorder:
             if os.path.realpath(base / frame) == target:
                 return path, line
         return path, _definition_line(report)
+
+
+def since_process_start() -> tuple[float, str]:
+    """Seconds since this process started and how that was known: "process" from Linux's /proc (the
+    interpreter's own start-up included), else "plugin", since this module was imported."""
+    try:
+        with open("/proc/self/stat", "rb") as stat, open("/proc/uptime", "rb") as up:
+            # Field 22, starttime in clock ticks after boot; the command name (field 2) may hold anything.
+            started = int(stat.read().rpartition(b")")[2].split()[19]) / os.sysconf("SC_CLK_TCK")
+            uptime = float(up.read().split()[0])
+    except (OSError, ValueError, IndexError, AttributeError):
+        return time.monotonic() - _IMPORTED, "plugin"
+    return max(uptime - started, 0.0), "process"
 
 
 def _test_file(nodeid: str) -> str:

@@ -213,12 +213,14 @@ class ShardSelector:
             check_fingerprint(self.plan, collected, self.plan_file or "")
             return set(self.plan.shards[self.k - 1].tests)
         from ci_toolkit import timing
-        from ci_toolkit.planning import cost
+        from ci_toolkit.planning import cost, pricing
 
         workers = _session_workers(config)
         # Durations recorded under coverage (what `ci-toolkit local` records) are not this session's when
         # it runs without: asked for its own mode, the history converts them where it learned how.
-        estimate = timing.Estimator(self.inputs.history, mode=timing.mode(_coverage_mode(config), workers))
+        mode = timing.mode(_coverage_mode(config), workers)
+        estimate = timing.Estimator(self.inputs.history, mode=mode)
+        overhead = pricing.shard_overhead(self.inputs.overhead, self.inputs.history, [mode])
         known = ("history", "converted")
         self.unknown = (sum(estimate.source(nodeid) not in known for nodeid in ids), len(ids))
         groups = {
@@ -230,7 +232,7 @@ class ShardSelector:
             self.n,
             groups=groups,
             keep_together=self.inputs.keep_together,
-            overhead=self.inputs.overhead,
+            overhead=overhead.seconds,
         )
         return set(plan.shards[self.k - 1].tests) if self.k <= len(plan.shards) else set()
 

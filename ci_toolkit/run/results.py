@@ -64,6 +64,7 @@ class LaneResult:
     # an INTERNALERROR, tests that never reported, a missing results file. Shown in the summary.
     problems: tuple[str, ...] = ()
     ran_tests: bool = True  # False: pytest only collected (--collect-only) or planned (--setup-plan)
+    session: Session | None = None  # what the results file says of the session (None: no results file)
 
     def count(self, outcome: str) -> int:
         if self.counts is not None:
@@ -134,6 +135,7 @@ def lane_result(lane: Lane, paths: RunPaths, code: int, wall_time: float, run_id
         counts=None if recorded is None else recorded.counts,
         problems=tuple(problems),
         ran_tests=ran_tests,
+        session=session,
     )
 
 

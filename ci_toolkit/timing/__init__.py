@@ -2,13 +2,14 @@
 
 The package's public names, so that callers can `from ci_toolkit import timing as timings`: the model,
 EWMA and merge (`smoothing`), the history file (`store`), observations from a run, JUnit XML or a
-durations file (`observe`), estimates (`estimate`), and the modes durations are measured in (`modes`).
+durations file (`observe`), what a session pays besides its tests (`sessions`), estimates (`estimate`), and
+the modes durations are measured in (`modes`).
 """
 
 from __future__ import annotations
 
 from ci_toolkit.timing.estimate import DEFAULT, DEFAULT_CALL, LABELS, SOURCES, Estimator, file_of, in_mode
-from ci_toolkit.timing.modes import UNKNOWN, describe, local_mode, mode
+from ci_toolkit.timing.modes import UNKNOWN, describe, lane_mode, lane_modes, local_mode, mode
 from ci_toolkit.timing.observe import (
     observations_from_durations,
     observations_from_file,
@@ -16,10 +17,13 @@ from ci_toolkit.timing.observe import (
     observations_from_results,
 )
 from ci_toolkit.timing.reading import warn
+from ci_toolkit.timing.sessions import session_cost
 from ci_toolkit.timing.smoothing import (
     MAX_SECONDS,
     History,
     Observation,
+    SessionCost,
+    SessionTiming,
     TestTiming,
     empty,
     entries,
@@ -56,6 +60,8 @@ __all__ = [
     "History",
     "Located",
     "Observation",
+    "SessionCost",
+    "SessionTiming",
     "TestTiming",
     "beside",
     "describe",
@@ -63,6 +69,8 @@ __all__ = [
     "entries",
     "file_of",
     "in_mode",
+    "lane_mode",
+    "lane_modes",
     "load",
     "local_mode",
     "locate",
@@ -76,6 +84,7 @@ __all__ = [
     "read",
     "read_own",
     "save",
+    "session_cost",
     "tell",
     "to_json",
     "update",

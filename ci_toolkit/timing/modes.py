@@ -8,15 +8,17 @@ A mode is a short string so that a history stays small and diffable: "branch", "
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ci_toolkit.config import Config
+    from ci_toolkit.config import Config, Lane
 
 COVERAGE_MODES = ("off", "line", "branch")
 UNKNOWN = ""
 _XDIST = "+xdist"
+# pytest arguments that leave a lane without coverage, whatever --cov it has (pytest-cov off or not loaded).
+_NO_COVERAGE = frozenset({"--no-cov", "-pno:cov", "-pno:pytest_cov", "no:cov", "no:pytest_cov"})
 # Fewer tests measured in both modes than this, and one odd test could set the ratio for the whole suite.
 MIN_OVERLAP = 5
 
@@ -32,6 +34,23 @@ def local_mode(config: Config, workers: int = 0) -> str:
     """The mode `ci-toolkit local` measures a lane of `workers` xdist workers in: always under coverage,
     of branches when the configuration says so."""
     return mode("branch" if config.coverage.branch else "line", workers)
+
+
+def lane_mode(config: Config, lane: Lane, workers: int = 0, extra_args: Sequence[str] = ()) -> str:
+    """The mode `ci-toolkit local` runs `lane` in (`local_mode`), as its pytest arguments (the project's,
+    the lane's, then `extra_args`, the command line's) leave it: "off" after a `--no-cov` or `-p no:cov`,
+    branch coverage after a `--cov-branch`."""
+    args = (*config.pytest_args, *lane.pytest_args, *extra_args)
+    if any(arg in _NO_COVERAGE for arg in args):
+        return mode("off", workers)
+    return mode("branch" if config.coverage.branch or "--cov-branch" in args else "line", workers)
+
+
+def lane_modes(config: Config, workers: Mapping[str, int], extra_args: Sequence[str] = ()) -> dict[str, str]:
+    """Each configured lane's mode (`lane_mode`), `workers`: each lane's xdist workers."""
+    return {
+        lane.name: lane_mode(config, lane, workers.get(lane.name, 0), extra_args) for lane in config.lanes
+    }
 
 
 def is_mode(text: object) -> bool:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from ci_toolkit.errors import DataError
 from ci_toolkit.timing.nodeids import NodeIds
 from ci_toolkit.timing.reading import Unusable, clip, data_error, decode, parse_json, read_bytes, short, warn
+from ci_toolkit.timing.sessions import own_phases
 from ci_toolkit.timing.smoothing import MAX_SECONDS, Observation, is_seconds
 
 if TYPE_CHECKING:
@@ -29,11 +30,11 @@ def observations_from_results(
 ) -> dict[str, Observation]:
     """What a run measured, in `mode` (ci_toolkit.timing.modes). Skips and errors are left out: their
     times say nothing about a real run; so are outcomes whose durations are not seconds (a damaged
-    results file)."""
+    results file). What the session paid rather than the test is taken off it (`sessions.own_phases`)."""
+    usable = [o for o in outcomes if all(is_seconds(v) for v in (o.setup, o.call, o.teardown))]
     return {
-        o.nodeid: Observation(o.setup, o.call, o.teardown, lane, mode)
-        for o in outcomes
-        if o.outcome in _COUNTED and all(is_seconds(v) for v in (o.setup, o.call, o.teardown))
+        nodeid: Observation(o.setup, o.call, o.teardown, lane, mode)
+        for nodeid, o in own_phases(usable, _COUNTED).items()
     }
 
 

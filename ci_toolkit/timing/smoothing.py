@@ -1,7 +1,8 @@
 """The timing history model: smoothed per-test durations, one more run folded in (EWMA), histories merged.
 
 Each entry holds durations of one mode (see `modes`): a test measured in several modes has one entry per
-mode, and runs of one mode are never averaged with another's.
+mode, and runs of one mode are never averaged with another's. What a pytest session costs before and besides
+its tests (its start-up and session-scoped fixtures, `SessionTiming`) is kept per mode alike.
 
 Pure: no I/O. Every duration from outside must be a number of seconds 0-MAX_SECONDS (`is_seconds`), which
 keeps NaN and Infinity out of every file and every sum.
@@ -9,9 +10,9 @@ keeps NaN and Infinity out of every file and every sum.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from ci_toolkit.config import Config
 
@@ -39,6 +40,28 @@ class TestTiming:
 
 
 @dataclass(frozen=True)
+class SessionTiming:
+    """Smoothed seconds a pytest session of one mode pays once, whatever tests it runs."""
+
+    startup: float  # from its process start to its first test: interpreter, imports, plugins, collection
+    setup: float = 0.0  # session-scoped fixtures (measured where the tests run in the recording process)
+    runs: int = 1
+    last_seen: int = 0
+
+    @property
+    def total(self) -> float:
+        return self.startup + self.setup
+
+
+@dataclass(frozen=True)
+class SessionCost:
+    """One session's measured start-up and session fixture set-up, in seconds."""
+
+    startup: float
+    setup: float = 0.0
+
+
+@dataclass(frozen=True)
 class History:
     project: str  # pyproject [project].name, else the root directory's name
     run: int = 0  # runs merged so far (monotonic)
@@ -46,6 +69,7 @@ class History:
     tests: Mapping[str, TestTiming] = field(default_factory=dict)
     # A test's entries in its other modes, by mode (only tests measured in more than one).
     other_modes: Mapping[str, Mapping[str, TestTiming]] = field(default_factory=dict)
+    sessions: Mapping[str, SessionTiming] = field(default_factory=dict)  # by mode
 
 
 @dataclass(frozen=True)
@@ -78,10 +102,12 @@ def update(
     *,
     alpha: float = Config.timings_alpha,
     prune_after: int = Config.timings_prune_after,
+    sessions: Iterable[tuple[str, SessionCost]] = (),
 ) -> History:
     """One more run: EWMA per phase, so recent runs count most and one slow outlier fades.
 
-    *alpha* and *prune_after* are the configuration's `timings_alpha` and `timings_prune_after`.
+    *alpha* and *prune_after* are the configuration's `timings_alpha` and `timings_prune_after`; *sessions*:
+    the run's pytest sessions, as (mode, cost), several of one mode averaged first.
     """
     run = history.run + 1
     flat = entries(history)
@@ -104,7 +130,21 @@ def update(
                 obs.mode,
             )
     kept = {key: t for key, t in flat.items() if run - t.last_seen <= prune_after}
-    return build(history.project, run, kept)
+    smoothed = dict(history.sessions)
+    by_mode: dict[str, list[SessionCost]] = {}
+    for key, cost in sessions:
+        by_mode.setdefault(key, []).append(cost)
+    for key, costs in by_mode.items():
+        startup = sum(c.startup for c in costs) / len(costs)
+        setup = sum(c.setup for c in costs) / len(costs)
+        old = smoothed.get(key)
+        if old is None:
+            smoothed[key] = SessionTiming(startup, setup, 1, run)
+        else:
+            new = (_ewma(alpha, startup, old.startup), _ewma(alpha, setup, old.setup))
+            smoothed[key] = SessionTiming(*new, old.runs + 1, run)
+    alive = {key: t for key, t in smoothed.items() if run - t.last_seen <= prune_after}
+    return build(history.project, run, kept, alive)
 
 
 def entries(history: History) -> dict[tuple[str, str], TestTiming]:
@@ -115,7 +155,12 @@ def entries(history: History) -> dict[tuple[str, str], TestTiming]:
     return flat
 
 
-def build(project: str, run: int, flat: Mapping[tuple[str, str], TestTiming]) -> History:
+def build(
+    project: str,
+    run: int,
+    flat: Mapping[tuple[str, str], TestTiming],
+    sessions: Mapping[str, SessionTiming] | None = None,
+) -> History:
     """The history of the entries `flat` (see `entries`): each test's freshest entry leads."""
     by_test: dict[str, list[TestTiming]] = {}
     for (nodeid, key), timing in sorted(flat.items()):
@@ -127,7 +172,7 @@ def build(project: str, run: int, flat: Mapping[tuple[str, str], TestTiming]) ->
         tests[nodeid] = lead
         if len(group) > 1:
             others[nodeid] = {t.mode: t for t in group if t is not lead}
-    return History(project=project, run=run, tests=tests, other_modes=others)
+    return History(project=project, run=run, tests=tests, other_modes=others, sessions=dict(sessions or {}))
 
 
 def _ewma(alpha: float, new: float, old: float) -> float:
@@ -139,24 +184,47 @@ def merge(histories: Sequence[History]) -> History:
     mode wins.
 
     Shards of one CI run share a run number, so ties are the normal case for tests that ran in two
-    shards (e.g. both lanes); they are averaged.
+    shards (e.g. both lanes); they are averaged. So are the sessions of one mode: every shard measured its
+    own start-up in that run.
     """
     if not histories:
         raise ValueError("merge() needs at least one history")
     by_entry: dict[tuple[str, str], list[TestTiming]] = {}
+    by_mode: dict[str, list[SessionTiming]] = {}
     for history in histories:
         for key, timing in entries(history).items():
             by_entry.setdefault(key, []).append(timing)
+        for key, session in history.sessions.items():
+            by_mode.setdefault(key, []).append(session)
     flat: dict[tuple[str, str], TestTiming] = {}
     for key, group in by_entry.items():
-        newest = max(t.last_seen for t in group)
-        best = [t for t in group if t.last_seen == newest]
+        best = _newest(group)
         if len(best) == 1:
             flat[key] = best[0]
         else:
             lane = next((t.lane for t in best if t.lane), "")
-            flat[key] = replace(mean(best), runs=max(t.runs for t in best), last_seen=newest, lane=lane)
-    return build(histories[0].project, max(h.run for h in histories), flat)
+            flat[key] = replace(
+                mean(best), runs=max(t.runs for t in best), last_seen=best[0].last_seen, lane=lane
+            )
+    sessions: dict[str, SessionTiming] = {}
+    for key, found in by_mode.items():
+        best = _newest(found)
+        sessions[key] = SessionTiming(
+            sum(s.startup for s in best) / len(best),
+            sum(s.setup for s in best) / len(best),
+            max(s.runs for s in best),
+            best[0].last_seen,
+        )
+    return build(histories[0].project, max(h.run for h in histories), flat, sessions)
+
+
+_Seen = TypeVar("_Seen", TestTiming, SessionTiming)
+
+
+def _newest(group: Sequence[_Seen]) -> list[_Seen]:
+    """The members of *group* last seen in its latest run."""
+    newest = max(item.last_seen for item in group)
+    return [item for item in group if item.last_seen == newest]
 
 
 def mean(group: Sequence[TestTiming]) -> TestTiming:

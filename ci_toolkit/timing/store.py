@@ -9,7 +9,9 @@ The history is a small versioned JSON file::
 
 "mode" is what the durations were measured under (ci_toolkit.timing.modes), left out when unknown;
 "also" holds the test's entries in other modes, only for a test measured in several. Version 1 had
-neither: its entries are read as of unknown mode ("").
+neither: its entries are read as of unknown mode (""). An optional "sessions" object holds, per mode, what a
+pytest session pays besides its tests (smoothing.SessionTiming): {"line": {"startup": 2.1, "setup": 0.4,
+"runs": 3, "last_seen": 12}}. Readers that predate it ignore it, so the version stays 2.
 
 A history is advisory: a bad one must never stop a test run, so `load` reports what is wrong with it in
 one warning line, once per run, and carries on. A file ci-toolkit cannot use (unreadable, not JSON, another
@@ -35,6 +37,7 @@ from ci_toolkit.timing.reading import Unusable, data_error, decode, parse_json, 
 from ci_toolkit.timing.smoothing import (
     MAX_SECONDS,
     History,
+    SessionTiming,
     TestTiming,
     build,
     empty,
@@ -202,11 +205,35 @@ def _from_json(doc: Any) -> tuple[History, str]:
             flat.update(((nodeid, t.mode), t) for t in _timings(entry, version))
         except (KeyError, TypeError, ValueError) as exc:
             bad.append(f"{short(nodeid)}: {exc}")
+    sessions: dict[str, SessionTiming] = {}
+    found = doc.get("sessions", {})
+    if not isinstance(found, dict):
+        bad.append('"sessions": expected an object of modes')
+        found = {}
+    for mode, entry in found.items():
+        try:
+            sessions[mode] = _session(mode, entry)
+        except (TypeError, ValueError) as exc:
+            bad.append(f"sessions {short(mode)}: {exc}")
     dropped = ""
     if bad:
         entries = "entry" if len(bad) == 1 else "entries"
         dropped = f"{len(bad)} malformed timing history {entries} dropped, e.g. {bad[0]}"
-    return build(project, run, flat), dropped
+    return build(project, run, flat, sessions), dropped
+
+
+def _session(mode: Any, entry: Any) -> SessionTiming:
+    if not isinstance(entry, dict):
+        raise TypeError("expected an object")
+    if not is_mode(mode):
+        raise ValueError(f"unknown mode {short(mode)}")
+    seconds = [entry.get("startup"), entry.get("setup", 0.0)]
+    if not all(is_seconds(value) for value in seconds):
+        raise ValueError(f"startup and setup must be numbers 0-{MAX_SECONDS:.0f}")
+    runs, last_seen = entry.get("runs", 1), entry.get("last_seen", 0)
+    if not is_count(runs) or not is_count(last_seen):
+        raise ValueError("runs and last_seen must be whole numbers >= 0")
+    return SessionTiming(*(float(v) for v in seconds), runs=runs, last_seen=last_seen)
 
 
 def _timings(entry: Any, version: int) -> list[TestTiming]:
@@ -242,12 +269,22 @@ def to_json(history: History) -> dict[str, Any]:
         also = {key: _entry(t) for key, t in history.other_modes.get(nodeid, {}).items() if key != lead.mode}
         mode = {"mode": lead.mode} if lead.mode else {}  # unknown (imported, version 1): as version 1 wrote
         tests[nodeid] = {**_entry(lead), **mode, **({"also": also} if also else {})}
+    sessions = {
+        mode: {
+            "startup": round(t.startup, _DIGITS),
+            "setup": round(t.setup, _DIGITS),
+            "runs": t.runs,
+            "last_seen": t.last_seen,
+        }
+        for mode, t in sorted(history.sessions.items())
+    }
     return {
         "version": HISTORY_VERSION,
         "tool": TOOL,
         "project": history.project,
         "run": history.run,
         "tests": tests,
+        **({"sessions": sessions} if sessions else {}),
     }
 
 

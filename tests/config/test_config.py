@@ -850,9 +850,19 @@ TIMING_BAD = [
     (tool({"timings_prune_after": True}), "timings_prune_after: expected a whole number of runs >= 1"),
     (tool({"scheduler": "load"}), 'tool.ci-toolkit.scheduler: expected "duration" or "xdist", got "load"'),
     (tool({"scheduler": 1}), 'scheduler: expected "duration" or "xdist", got 1'),
-    (tool({"shard_overhead": -1}), "shard_overhead: expected a number of seconds >= 0, got -1"),
-    (tool({"shard_overhead": float("inf")}), "shard_overhead: expected a number of seconds >= 0, got inf"),
-    (tool({"shard_overhead": False}), "shard_overhead: expected a number of seconds >= 0, got false"),
+    (tool({"shard_overhead": -1}), 'shard_overhead: expected a number of seconds >= 0 or "auto", got -1'),
+    (
+        tool({"shard_overhead": float("inf")}),
+        'shard_overhead: expected a number of seconds >= 0 or "auto", got inf',
+    ),
+    (
+        tool({"shard_overhead": False}),
+        'shard_overhead: expected a number of seconds >= 0 or "auto", got false',
+    ),
+    (
+        tool({"shard_overhead": "Auto"}),
+        'shard_overhead: expected a number of seconds >= 0 or "auto", got "Auto"',
+    ),
     (tool({"keep_together": "tests/**"}), 'keep_together: expected a list of strings, got "tests/**"'),
     (tool({"keep_together": [1]}), "keep_together[0]: expected a string, got 1"),
     (
@@ -897,7 +907,7 @@ def test_timing_keys_default(tmp_path: Path) -> None:
     config = parse_here(tool({}), tmp_path)
     assert config.timings == Path(".ci-toolkit/timings.json")
     assert (config.timings_alpha, config.timings_prune_after) == (0.3, 10)
-    assert (config.scheduler, config.keep_together, config.shard_overhead) == ("duration", (), 2.0)
+    assert (config.scheduler, config.keep_together, config.shard_overhead) == ("duration", (), "auto")
 
 
 def test_timing_keys_are_read(tmp_path: Path) -> None:
@@ -921,6 +931,11 @@ def test_timing_keys_are_read(tmp_path: Path) -> None:
     assert config.scheduler == "xdist"
     assert config.keep_together == ("tests/db/**", "tests/test_api.py::TestOrders")
     assert config.shard_overhead == 0.0 and isinstance(config.shard_overhead, float)
+
+
+def test_shard_overhead_auto_is_read_as_written(tmp_path: Path) -> None:
+    config = parse_here(tool({"shard_overhead": "auto"}), tmp_path)
+    assert config.shard_overhead == "auto"
 
 
 @pytest.mark.parametrize(

@@ -410,7 +410,7 @@ def test_shard_inputs_with_a_broken_configuration_still_use_the_given_history(
     inputs = shard_inputs(project.root, project.root / "pyproject.toml", given)
     assert inputs.origin == (
         "given.json; defaults for the rest (pyproject.toml: tool.ci-toolkit.shard_overhead: "
-        "expected a number of seconds >= 0, got -1)"
+        'expected a number of seconds >= 0 or "auto", got -1)'
     )
     assert list(inputs.history.tests) == [SLOW]
 

@@ -11,7 +11,7 @@ import pytest
 from ci_toolkit.commands.local import record_timings
 from ci_toolkit.config import Config
 from ci_toolkit.config.model import CoverageConfig, Lane
-from ci_toolkit.run.results import LaneResult, TestOutcome
+from ci_toolkit.run.results import LaneResult, Session, TestOutcome
 from ci_toolkit.timing.estimate import Estimator, in_mode
 from ci_toolkit.timing.modes import describe, is_mode, mode, ratio
 from ci_toolkit.timing.smoothing import History, Observation, TestTiming, empty, entries, merge, update
@@ -209,3 +209,31 @@ def test_local_records_each_lane_s_times_in_the_mode_it_ran_in(tmp_path: Path) -
         "t.py::db": "line",
         "t.py::unit": "line+xdist",
     }
+
+
+def test_local_records_each_session_once_and_a_no_cov_run_as_off(tmp_path: Path) -> None:
+    """Lanes of one shared session carry the same session: its start-up is learned once, with the session
+    fixtures its lanes' tests paid added up; `-- --no-cov` makes every lane's mode "off"."""
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "app"\n')
+    config = Config(
+        root=tmp_path,
+        path=tmp_path / "pyproject.toml",
+        lanes=(
+            Lane("unit", markers="not db", concurrent=True, workers=2),
+            Lane("db", markers="db", concurrent=True),
+        ),
+        coverage=CoverageConfig(branch=False),
+    )
+    session = Session(run_id="r", exitstatus=0, startup=2.0, startup_from="process")
+    lanes = [
+        LaneResult(name, 0, 1.0, (TestOutcome(f"t.py::{name}", "passed", 0.5, 1.0, 0.0, session_setup=0.5),),
+                   session=session)
+        for name in ("unit", "db")
+    ]  # fmt: skip
+    record_timings(config, lanes, pytest_args=["--no-cov"])
+    history = load(tmp_path / config.timings, "app")
+    # Shared with "unit", the lane "db" runs on the session's two workers: both lanes are "off+xdist".
+    assert {t.mode for t in history.tests.values()} == {"off+xdist"}
+    assert history.sessions["off+xdist"].startup == 2.0
+    assert history.sessions["off+xdist"].setup == pytest.approx(1.0)
+    assert history.sessions["off+xdist"].runs == 1

@@ -10,6 +10,11 @@ stopped early, and whether it ran tests at all (`--collect-only`). A test pytest
 carries how many reruns it took (`reruns`, absent when none: older readers ignore it). A failed or errored
 test carries where it failed (`path`, the test file as in its node id, and `line`, 1-based), absent when
 unknown or for any other outcome, so version 2 readers that predate them still read the file.
+
+For the shard cost model (ci_toolkit.timing.sessions), also optional, so the version stays 2: the session's
+`startup` (seconds from its process start to its first test, and `startup_from`, how that start was known); a
+test's `first` ("session": the first test its process ran; "module": the first of its module there) and
+`session_setup` (seconds of session-scoped fixtures set up in its setup phase, when measured).
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ OPTION = "--ci-toolkit-results"
 WHAT = "ci-toolkit results file"
 # "notrun": selected, never reported, and the session had stopped early (-x, --maxfail, pytest.exit()).
 OUTCOMES = ("passed", "failed", "skipped", "error", "xfailed", "xpassed", "notrun")
+FIRST = ("", "module", "session")  # a test's place in its process's run order ("session" implies "module")
+# How a session's start-up was timed: from the process's start (Linux /proc), or from our plugin's import.
+STARTUP_FROM = ("process", "plugin")
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,8 @@ class TestOutcome:
     # node id's file part, posix) and the 1-based line in that file (0: unknown). "" and 0 otherwise.
     path: str = ""
     line: int = 0
+    first: str = ""  # one of FIRST
+    session_setup: float = 0.0  # seconds of session-scoped fixtures in its setup (0: none, or not measured)
 
     @property
     def duration(self) -> float:
@@ -61,6 +71,8 @@ class Session:
     stopped: str = ""  # why the session stopped before running every test ("" when it did not)
     ran_tests: bool = True  # False under --collect-only / --setup-only / --setup-plan
     selected: int = 0  # tests left after deselection
+    startup: float | None = None  # seconds from process start to the first test (None: not recorded)
+    startup_from: str = ""  # one of STARTUP_FROM when recorded
 
 
 @dataclass(frozen=True)
@@ -82,6 +94,8 @@ def dumps(results: Results) -> str:
             **({"reruns": o.reruns} if o.reruns else {}),
             **({"path": o.path} if o.path else {}),
             **({"line": o.line} if o.line else {}),
+            **({"first": o.first} if o.first else {}),
+            **({"session_setup": o.session_setup} if o.session_setup else {}),
         }
         for o in results.tests
     ]
@@ -93,6 +107,7 @@ def dumps(results: Results) -> str:
         "stopped": s.stopped,
         "ran_tests": s.ran_tests,
         "selected": s.selected,
+        **({"startup": s.startup, "startup_from": s.startup_from} if s.startup is not None else {}),
     }
     return exchange.dumps(
         {"version": VERSION, "tests": tests, "counts": dict(results.counts), "session": session}
@@ -139,6 +154,7 @@ def _session(entry: Mapping[str, Any]) -> Session:
     errors = entry.get("internal_errors", [])
     if not isinstance(errors, list):
         raise ValueError("internal_errors is not a list")
+    startup = entry.get("startup")
     return Session(
         run_id=str(entry.get("run") or ""),
         exitstatus=status,
@@ -146,6 +162,8 @@ def _session(entry: Mapping[str, Any]) -> Session:
         stopped=str(entry.get("stopped") or ""),
         ran_tests=bool(entry.get("ran_tests", True)),
         selected=_count(entry.get("selected", 0)),
+        startup=None if startup is None else _seconds(startup),
+        startup_from=_choice(entry.get("startup_from", ""), ("", *STARTUP_FROM)),
     )
 
 
@@ -163,4 +181,12 @@ def _outcome(entry: dict[str, Any]) -> TestOutcome:
         reruns=_count(entry.get("reruns", 0)),
         path=str(entry.get("path", "")),
         line=_count(entry.get("line", 0), "line"),
+        first=_choice(entry.get("first", ""), FIRST),
+        session_setup=_seconds(entry.get("session_setup", 0.0)),
     )
+
+
+def _choice(value: Any, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ValueError(f"{value!r} is not one of {', '.join(repr(a) for a in allowed if a)}")
+    return str(value)
