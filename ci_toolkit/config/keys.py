@@ -211,6 +211,19 @@ keep_together = ["tests/e2e/**", "tests/test_db.py::TestMigrations"]
             check="scheduler",
         ),
         Option(
+            "share_sessions",
+            "boolean",
+            "When true, `concurrent` lanes with the same `pytest_args` run in one pytest session, so that "
+            "the project is imported and collected once for all of them: one set of xdist workers (the "
+            "most any of them asks for) runs their tests together, and each lane still gets its own "
+            "results, JUnit file, counts and coverage context. A lane without xdist (`workers = 0`) keeps "
+            "its tests on one worker, one after another. Needs at least one lane with xdist, "
+            '`scheduler = "duration"` for lanes without xdist, and `allow_overlap = false`. What changes '
+            "in a shared session: docs/lanes.md.",
+            default=True,
+            check="boolean",
+        ),
+        Option(
             "keep_together",
             "list of strings",
             "Tests that always run in one shard when the suite is split: each entry is a glob over test "
@@ -222,10 +235,14 @@ keep_together = ["tests/e2e/**", "tests/test_db.py::TestMigrations"]
         ),
         Option(
             "shard_overhead",
-            "number ≥ 0 (seconds)",
-            "The fixed cost each shard pays once, for start-up and collection, in the plan's estimate of "
-            "how long a shard takes.",
-            default=2.0,
+            '`"auto"` or number ≥ 0 (seconds)',
+            "The fixed cost each shard pays once, in the plan's estimate of how long a shard takes. "
+            '`"auto"`: what the timing history has learned each of the shard\'s pytest sessions (one per '
+            "lane) to pay before and besides its tests: start-up (interpreter, imports, plugins, conftest "
+            "files, collection) and session-scoped fixtures; 2 seconds a session until the history has "
+            "measured one. A number is used as it is. It changes the predicted times and `--shards auto`, "
+            "not which tests go together.",
+            default="auto",
             check="shard_overhead",
         ),
     ),

@@ -70,5 +70,6 @@ class Config:
     timings_alpha: float = TOP.defaults["timings_alpha"]
     timings_prune_after: int = TOP.defaults["timings_prune_after"]
     scheduler: Literal["duration", "xdist"] = TOP.defaults["scheduler"]
+    share_sessions: bool = TOP.defaults["share_sessions"]
     keep_together: tuple[str, ...] = TOP.defaults["keep_together"]
-    shard_overhead: float = TOP.defaults["shard_overhead"]
+    shard_overhead: float | Literal["auto"] = TOP.defaults["shard_overhead"]

@@ -32,7 +32,13 @@ files they exchange with ci-toolkit are ci_toolkit.run.exchange's.
     `auto` reads the environment, so a plain pytest run in a parallel CI job is never split unasked.
 --ci-scheduler=duration [--ci-timings=FILE] [--ci-toolkit-scratch=DIR] (groups.py, scheduler.py)
     With xdist (-n), hand tests to workers longest first from the timing history.
+--ci-toolkit-session-lanes=FILE [--ci-toolkit-serial-lane=NAME ...] (session_lanes.py)
+    Lanes sharing this session: each test's coverage is measured in its lane's dynamic context, and a
+    serial lane's tests form one group that the duration scheduler keeps on one worker.
 
+--ci-toolkit-services-env=PATH (worker_env.py)
+    Wait for PATH, written once the lane's services are ready, and put their variables into the environment
+    before any conftest.py is imported: ci-toolkit starts a lane's pytest while its services start.
 CI_TOOLKIT_WORKER_ENV (environment, not an option; worker_env.py)
     {"VAR": {"gw0": value, "gw1": value, ...}}, set by `ci-toolkit local` for a lane whose services have
     a database per worker. In an xdist worker, os.environ[VAR] becomes that worker's value before any
@@ -45,11 +51,11 @@ import os
 
 import pytest
 
-from ci_toolkit.pytest_plugin import collector, groups, parent
+from ci_toolkit.pytest_plugin import collector, groups, parent, session_lanes
 from ci_toolkit.pytest_plugin.recorder import ResultsRecorder
 from ci_toolkit.pytest_plugin.shard import configure_shard
-from ci_toolkit.pytest_plugin.worker_env import apply_worker_env
-from ci_toolkit.run.exchange import collected, lanes, owner, results, verdict
+from ci_toolkit.pytest_plugin.worker_env import apply_services_env, apply_worker_env
+from ci_toolkit.run.exchange import collected, lanes, owner, results, services_env, verdict
 from ci_toolkit.run.exchange import plan as manifest
 
 RESULTS_PLUGIN = "ci_toolkit-results"
@@ -61,9 +67,11 @@ def pytest_load_initial_conftests(
     early_config: pytest.Config, parser: pytest.Parser, args: list[str]
 ) -> None:
     # The earliest hook that runs before conftest.py files are imported, in workers as in the controller.
-    apply_worker_env(os.environ)
-    # A conftest can take seconds to import: from here on, this pytest must not outlive ci-toolkit.
+    # A conftest can take seconds to import, and the services seconds to start: from here on, this pytest
+    # must not outlive ci-toolkit.
     parent.guard_from(early_config)
+    apply_services_env(early_config, os.environ)
+    apply_worker_env(os.environ)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -136,11 +144,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="ci-toolkit: duration: hand tests to xdist workers longest first; xdist: xdist's --dist.",
     )
+    session_lanes.add_options(group)
+    group.addoption(
+        services_env.OPTION,
+        metavar="PATH",
+        default=None,
+        help="ci-toolkit: before importing any conftest.py, wait for the services' variables in PATH.",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     base = config.invocation_params.dir
     configure_shard(config, base)
+    session_lanes.register(config, base)
     workerinput = getattr(config, "workerinput", None)
     if workerinput is not None:
         groups.register_worker(config, workerinput)

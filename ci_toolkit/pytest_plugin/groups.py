@@ -88,6 +88,13 @@ class GroupReporter:
 
     @pytest.hookimpl(tryfirst=True)  # before xdist's own hook tells the controller collection is done
     def pytest_collection_finish(self, session: pytest.Session) -> None:
-        groups = {item.nodeid: name for item in session.items if (name := xdist_group(item))}
+        from ci_toolkit.pytest_plugin.session_lanes import group_of
+
+        # A serial lane's group in a shared session comes first: its tests must all go to one worker.
+        groups = {
+            item.nodeid: name
+            for item in session.items
+            if (name := group_of(session.config, item) or xdist_group(item))
+        }
         worker = session.config.workerinput["workerid"]  # type: ignore[attr-defined]
         sidecar.write(self.directory, worker, groups)

@@ -9,12 +9,20 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ci_toolkit.config import Config, Lane
 from ci_toolkit.errors import ConfigError
 from ci_toolkit.run import layout
 from ci_toolkit.run.exchange import collected, lanes, owner, results
 from ci_toolkit.run.exchange import plan as manifest
+
+if TYPE_CHECKING:
+    from ci_toolkit.run.sessions import Shared
+
+# The plugin's options for a shared session (ci_toolkit.pytest_plugin.session_lanes, which imports pytest).
+SESSION_OPTION = "--ci-toolkit-session-lanes"
+SERIAL_OPTION = "--ci-toolkit-serial-lane"
 
 # Top-level directories that are never the project's code to measure.
 _NOT_PACKAGES = frozenset(
@@ -33,19 +41,27 @@ def lane_command(
     autoload: bool = True,
     shard: tuple[int, int] | None = None,
     run_id: str = "",
+    session: Shared | None = None,
 ) -> list[str]:
-    """The lane's pytest command line."""
+    """The lane's pytest command line; with `session`, that of the lanes sharing it (`lane` is then
+    session.lane): its JUnit and results files are the session's, split into the lanes' afterwards."""
     cmd = [python, "-m", "pytest", *plugin_args(autoload), *(owner.args(run_id) if run_id else [])]
     if lane.markers is not None:
         cmd += ["-m", lane.markers]
     workers = resolve_workers(config, lane)
     # `-n 0` rather than nothing: a `-n` in the project's addopts must not parallelise a serial lane.
     cmd += ["-n", str(workers), "--dist", "load"] if workers else ["-n", "0"]
+    if session is not None:
+        cmd += [f"{SESSION_OPTION}={paths.session_lanes_file(lane.name)}"]
+        cmd += [f"{SERIAL_OPTION}={name}" for name in session.serial]
     if workers and config.scheduler == "duration":
         cmd += ["--ci-scheduler", "duration", f"--ci-timings={layout.timings_path(config)}"]
         cmd.append(f"--ci-toolkit-scratch={paths.scratch / lane.name}")
     if shard is not None:
         cmd += [f"--ci-shard={shard[0]}/{shard[1]}", f"{manifest.OPTION}={paths.plan_file}"]
+    junit, recorded = paths.junit_file(lane.name), paths.results_file(lane.name)
+    if session is not None:
+        junit, recorded = paths.session_junit_file(lane.name), paths.session_results_file(lane.name)
     cmd += [f"--cov={source}" for source in coverage_sources(config)]
     if config.coverage.branch:
         cmd.append("--cov-branch")
@@ -53,8 +69,8 @@ def lane_command(
         "--cov-report=",  # we report on the merged data ourselves
         # A lane measures part of the code: a fail_under in the project's coverage config must not fail it.
         "--cov-fail-under=0",
-        f"--junitxml={paths.junit_file(lane.name)}",
-        f"{results.OPTION}={paths.results_file(lane.name)}",
+        f"--junitxml={junit}",
+        f"{results.OPTION}={recorded}",
         *config.pytest_args,
         *lane.pytest_args,
         *extra_args,
@@ -112,8 +128,18 @@ def resolve_workers(config: Config, lane: Lane) -> int:
 
 
 def lane_workers(config: Config) -> dict[str, int]:
-    """Each lane's xdist worker count, as its pytest gets it."""
-    return {lane.name: resolve_workers(config, lane) for lane in config.lanes}
+    """Each lane's xdist worker count, as its tests meet them: a lane of a shared session has the
+    session's (ci_toolkit.run.sessions)."""
+    from ci_toolkit.run.sessions import effective_workers
+
+    return effective_workers(config, lambda lane: resolve_workers(config, lane))
+
+
+def session_leaders(config: Config) -> list[str]:
+    """One lane per pytest session the run starts (ci_toolkit.run.sessions.leaders)."""
+    from ci_toolkit.run.sessions import leaders
+
+    return leaders(config, lambda lane: resolve_workers(config, lane))
 
 
 def coverage_sources(config: Config) -> tuple[str, ...]:

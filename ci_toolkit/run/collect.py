@@ -107,6 +107,7 @@ class FirstLaneCheck:
         self.paths = paths
         self.run_id = run_id
         self.check: LaneCheck | None = None
+        self.assignment: Mapping[str, Sequence[str]] | None = None  # {nodeid: lanes}, once checked
         self.error: CiToolkitError | None = None
         lanes_file.write(paths.lanes_file, lanes_file.spec(config.lanes))
 
@@ -144,6 +145,7 @@ class FirstLaneCheck:
             self.error = ConfigError(" -- also: ".join(problems))
             return True
         self.check = check
+        self.assignment = found.tests
         verdict.write(self.paths.verdict_file, self.run_id)
         return None
 

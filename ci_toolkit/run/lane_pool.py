@@ -31,6 +31,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -39,13 +40,18 @@ from typing import Protocol, TextIO
 
 from ci_toolkit.config import Config, Lane
 from ci_toolkit.console import LaneProgress, StatusLine, wants_color
-from ci_toolkit.errors import PytestExit
+from ci_toolkit.errors import DataError, PytestExit
+from ci_toolkit.run import junit_split, sessions
 from ci_toolkit.run.argv import autoload_enabled, lane_command, resolve_workers
 from ci_toolkit.run.collect import FirstLaneCheck
+from ci_toolkit.run.exchange import lanes as lanes_file
+from ci_toolkit.run.exchange import results as results_file
+from ci_toolkit.run.exchange import services_env
 from ci_toolkit.run.lanes import LaneCheck
 from ci_toolkit.run.launch import lane_process_env, start_pytest, stop
 from ci_toolkit.run.layout import RunPaths, timings_path
 from ci_toolkit.run.results import LaneResult, lane_result
+from ci_toolkit.run.sessions import Shared
 from ci_toolkit.signals import sigterm_as_interrupt
 from ci_toolkit.timing import REPORTED_ENV as TIMINGS_REPORTED_ENV
 
@@ -212,8 +218,40 @@ class LaneServices(Protocol):
     def starting(self) -> bool:
         """Whether a background start is still under way."""
 
-    def prepare_lane(self, lane: Lane, workers: int) -> Mapping[str, str]:
-        """The lane's services up, per-worker databases created; the variables for its pytest."""
+    def prepare_lane(self, lane: Lane, workers: int, *, overlapped: bool = False) -> Mapping[str, str]:
+        """The lane's services up, per-worker databases created; the variables for its pytest.
+        `overlapped`: called while the lane's pytest starts up (the run is not standing still)."""
+
+
+class Preparing:
+    """A lane's services made ready in a thread while its pytest starts up: their variables reach it through
+    a file (ci_toolkit.run.exchange.services_env) that its plugin waits for before importing any
+    conftest.py. So the interpreter, pytest and the plugins load while the servers start."""
+
+    def __init__(self, services: LaneServices, lane: Lane, workers: int, path: Path, run_id: str) -> None:
+        self.lane = lane
+        self.error: BaseException | None = None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
+
+        def prepare() -> None:
+            try:
+                env = services.prepare_lane(lane, workers, overlapped=True)
+                services_env.write(path, run_id, env)
+            except BaseException as exc:  # handed to the pool's loop by done()
+                self.error = exc
+
+        # A daemon: an interrupted run stops the services under it, and must not wait for it.
+        self.thread = threading.Thread(target=prepare, name="ci-toolkit-lane-services", daemon=True)
+        self.thread.start()
+
+    def done(self) -> bool:
+        """Whether the services are ready; their failure is raised here."""
+        if self.thread.is_alive():
+            return False
+        if self.error is not None:
+            raise self.error
+        return True
 
 
 @dataclass
@@ -243,6 +281,7 @@ class Pool:
         counts: Mapping[str, int] | None = None,
         *,
         run_id: str = "",
+        assignment: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.run_id = run_id
         self.config = config
@@ -262,21 +301,29 @@ class Pool:
         self.began = time.monotonic()
         self.slots = os.cpu_count() or 1
         self.results: dict[str, LaneResult] = {}
+        self.preparing: Preparing | None = None  # a lane's services made ready while its pytest starts
+        self.assignment = assignment  # {nodeid: lanes}, to split a shared session's results
+        planned = sessions.plan(config, self.workers, self.counts)
+        # A shared session runs as one more lane, named for its lanes (sessions.JOIN).
+        self.shared = {unit.lane.name: unit for unit in planned if isinstance(unit, Shared)}
+        self.units = [unit.lane if isinstance(unit, Shared) else unit for unit in planned]
 
     def run(self) -> list[LaneResult]:
-        pending = list(self.config.lanes)
+        pending = list(self.units)
         running: list[Running] = []
         checking = self.first_check  # until the first lane's collection has been checked
         first_lane: Running | None = None  # the lane whose pytest collects for the check
         try:
             with sigterm_as_interrupt():
                 while pending or running:
+                    if self.preparing is not None and self.preparing.done():
+                        self.preparing = None
                     if checking is not None and running:
                         answer = checking.poll()
                         if answer is True:
                             raise checking.failure()  # the handler below stops the lane
                         if answer is None:
-                            self.checked(checking.check)
+                            self.checked(checking.check, checking.assignment)
                             checking = None
                     lanes = startable(
                         pending, [r.lane for r in running], slots=self.slots, workers=self.workers
@@ -296,7 +343,7 @@ class Pool:
                         running.remove(lane_run)
                         result = self.end(lane_run, lane_run.proc.returncode)
                         if checking is not None and lane_run is first_lane:  # ended before its check
-                            self.checked(checking.finish(result))
+                            self.checked(checking.finish(result), checking.assignment)
                             checking = None
                     self.output.pump()
                     self.draw(running)
@@ -323,25 +370,39 @@ class Pool:
         for lane_run in running:
             name = lane_run.lane.name
             log = self.paths.logs / f"{name}.log"
-            total = None if self.counts is None else self.counts.get(name)
+            total = self.count(lane_run.lane)
             if total is None:
                 total = total_count(log_head(log))
             lanes.append(LaneProgress(name, done_count(log_tail(log), total), total, now - lane_run.started))
         self.status.show(lanes, now - self.began)
 
     def services_starting(self, lane: Lane) -> bool:
-        return bool(lane.services) and self.services is not None and self.services.starting()
+        if not lane.services or self.services is None:
+            return False
+        return self.services.starting() or self.preparing is not None
 
-    def checked(self, check: LaneCheck | None) -> None:
+    def checked(self, check: LaneCheck | None, assignment: Mapping[str, Sequence[str]] | None = None) -> None:
         self.check = check
         self.counts = None if check is None else dict(check.counts)
+        if assignment is not None:
+            self.assignment = assignment
+
+    def members(self, lane: Lane) -> tuple[Lane, ...]:
+        """The configured lanes `lane` runs: itself, or those of a shared session."""
+        shared = self.shared.get(lane.name)
+        return (lane,) if shared is None else shared.lanes
+
+    def count(self, lane: Lane) -> int | None:
+        if self.counts is None:
+            return None
+        return sum(self.counts.get(member.name, 0) for member in self.members(lane))
 
     def workers(self, lane: Lane) -> int:
         return resolve_workers(self.config, lane)
 
     def start(self, lane: Lane, checking: FirstLaneCheck | None, *, collect: bool = False) -> Running | None:
         """Start the lane, or record it as skipped (None)."""
-        count = None if self.counts is None else self.counts[lane.name]
+        count = self.count(lane)
         shard = self.shard
         skipped = None
         if count == 0 and shard is not None and self.check is not None and self.check.counts[lane.name]:
@@ -349,19 +410,38 @@ class Pool:
         elif count == 0:  # only allow_empty lanes get here: a pytest start-up to run nothing is saved
             skipped = "no tests selected"
         if skipped is not None:
-            self.output.say(f"== lane {lane.name}: {skipped}, skipped ==")
-            self.results[lane.name] = LaneResult(
-                lane.name, exit_code=PytestExit.NO_TESTS_COLLECTED, wall_time=0.0, skipped_reason=skipped
-            )
+            for member in self.members(lane):
+                self.output.say(f"== lane {member.name}: {skipped}, skipped ==")
+                self.results[member.name] = LaneResult(
+                    member.name,
+                    exit_code=PytestExit.NO_TESTS_COLLECTED,
+                    wall_time=0.0,
+                    skipped_reason=skipped,
+                )
             return None
         self.status.clear()  # the services may have something to say
         extra_env: Mapping[str, str] = {}
+        env_args: list[str] = []
         if self.services is not None and lane.services:
-            extra_env = self.services.prepare_lane(lane, self.workers(lane))
-        self.paths.results_file(lane.name).unlink(missing_ok=True)  # a stale one must never stand in
-        log = self.output.start(lane.name, header(lane.name, count, self.workers(lane)))
+            if self.services.starting() and self.preparing is None:
+                path = self.paths.services_env_file(lane.name)
+                self.preparing = Preparing(self.services, lane, self.workers(lane), path, self.run_id)
+                env_args = [f"{services_env.OPTION}={path}"]
+            else:
+                extra_env = self.services.prepare_lane(lane, self.workers(lane))
+        shared = self.shared.get(lane.name)
+        for member in self.members(lane):
+            self.paths.results_file(member.name).unlink(missing_ok=True)  # a stale one must never stand in
+        if shared is not None:
+            self.paths.session_results_file(lane.name).unlink(missing_ok=True)
+            self.paths.session_dir(lane.name).mkdir(parents=True, exist_ok=True)
+            lanes_file.write(self.paths.session_lanes_file(lane.name), lanes_file.spec(shared.lanes))
+        title = lane.name if shared is None else ", ".join(member.name for member in shared.lanes)
+        log = self.output.start(
+            lane.name, header(title, count, self.workers(lane), shared=shared is not None)
+        )
         check_args = [] if checking is None else (checking.args() if collect else checking.wait_args())
-        args = [*check_args, *self.extra_args]
+        args = [*check_args, *env_args, *self.extra_args]
         if log is not None and wants_color(sys.stdout, None):
             args = ["--color=yes", *args]  # what the terminal would have shown, when the log is shown
         cmd = lane_command(
@@ -373,6 +453,7 @@ class Pool:
             autoload=autoload_enabled(),
             shard=shard,
             run_id=self.run_id,
+            session=shared,
         )
         env = lane_process_env(lane, self.paths, extra_env)
         env[TIMINGS_REPORTED_ENV] = str(timings_path(self.config))  # the run warns about it, once
@@ -385,15 +466,45 @@ class Pool:
     def end(self, lane_run: Running, code: int) -> LaneResult:
         wall_time = time.monotonic() - lane_run.started
         self.output.finish(lane_run.lane.name)
-        result = lane_result(lane_run.lane, self.paths, code, wall_time, self.run_id)
-        self.results[lane_run.lane.name] = result
-        return result
+        shared = self.shared.get(lane_run.lane.name)
+        if shared is None:
+            result = lane_result(lane_run.lane, self.paths, code, wall_time, self.run_id)
+            self.results[lane_run.lane.name] = result
+            return result
+        codes = split_session(self.paths, shared, code, self.assignment or {})
+        for member in shared.lanes:
+            own = codes.get(member.name, code)
+            self.results[member.name] = lane_result(member, self.paths, own, wall_time, self.run_id)
+        return LaneResult(lane_run.lane.name, exit_code=code, wall_time=wall_time)
 
 
-def header(lane: str, tests: int | None, workers: int) -> str:
-    parts = [] if tests is None else [f"{tests} test{'s' if tests != 1 else ''}"]
+def header(lane: str, tests: int | None, workers: int, *, shared: bool = False) -> str:
+    parts = ["one session"] if shared else []
+    parts += [] if tests is None else [f"{tests} test{'s' if tests != 1 else ''}"]
     parts.append(f"{workers} worker{'s' if workers != 1 else ''}" if workers else "no xdist")
-    return f"== lane {lane}: {', '.join(parts)} =="
+    return f"== lane{'s' if shared else ''} {lane}: {', '.join(parts)} =="
+
+
+def split_session(
+    paths: RunPaths, shared: Shared, code: int, assignment: Mapping[str, Sequence[str]]
+) -> dict[str, int]:
+    """Write each lane's results and JUnit XML from its shared session's; {lane: the exit code its own
+    session would have had}, empty when the session left no results (every lane then says so)."""
+    names = [lane.name for lane in shared.lanes]
+    try:
+        recorded = results_file.read(paths.session_results_file(shared.lane.name))
+    except DataError:
+        return {}
+    junit = paths.session_junit_file(shared.lane.name)
+    if junit.is_file():
+        junit_split.write(junit, assignment, names, {name: paths.junit_file(name) for name in names})
+    codes: dict[str, int] = {}
+    for name, mine in sessions.split(recorded, assignment, names).items():
+        results_file.write(paths.results_file(name), mine)
+        # The lane's own exit status, unless the process ended otherwise than its session said (killed).
+        status = mine.session.exitstatus
+        codes[name] = status if status is not None and code == recorded.session.exitstatus else code
+    return codes
 
 
 def debugging(args: Sequence[str]) -> bool:

@@ -5,9 +5,11 @@ Everything ci-toolkit writes while running lives in the output dir (`output_dir`
 
     junit/<lane>.xml        pytest's JUnit XML
     results/<lane>.json     outcomes and durations, written by our pytest plugin
-    coverage/<lane>/        the lane's coverage data (COVERAGE_FILE=coverage/<lane>/.coverage)
+    coverage/<lane>/        the lane's coverage data (COVERAGE_FILE=coverage/<lane>/.coverage); lanes that
+                            share a session share coverage/<lane>+<lane>/, one dynamic context each
     logs/<lane>.log         the output of a lane started while another had the terminal
-    scratch/                working files of the run's pytest processes
+    scratch/                working files of the run's pytest processes; a shared session's own JUnit
+                            XML and results in scratch/sessions/<lane>+<lane>/, split into the lanes'
     .coverage               every lane and worker combined
     lanes.json, collected.json, lanes-verdict
                             the lanes check, exchanged with the first lane's pytest
@@ -177,6 +179,24 @@ class RunPaths:
         """Working files of the run's pytest processes (the collection run's, xdist's sidecar): here
         rather than in a system temp dir, so that what a killed run left goes with the next run."""
         return self.output_dir / SCRATCH
+
+    def session_dir(self, session: str) -> Path:
+        """A shared session's own files (its lanes file, JUnit XML and results), split into the lanes'
+        afterwards: kept out of junit/ and results/, which hold one file per lane."""
+        return self.scratch / "sessions" / session
+
+    def session_lanes_file(self, session: str) -> Path:
+        return self.session_dir(session) / LANES
+
+    def session_junit_file(self, session: str) -> Path:
+        return self.session_dir(session) / "junit.xml"
+
+    def session_results_file(self, session: str) -> Path:
+        return self.session_dir(session) / "results.json"
+
+    def services_env_file(self, lane: str) -> Path:
+        """The variables of a lane's services, for its pytest started before they were ready."""
+        return self.scratch / "services-env" / f"{lane}.json"
 
     @property
     def plan_file(self) -> Path:

@@ -87,14 +87,19 @@ def run_lanes(
         found = lanes_mod.problems(check, config)
         if found:
             raise ConfigError(" -- also: ".join(found))
-        plan = plan_shards(config, collected.tests, shard[1], collected.groups, load_history(config))
+        plan = plan_shards(
+            config, collected.tests, shard[1], collected.groups, load_history(config), extra_args
+        )
         manifest.write(paths.plan_file, plan)
         mine = set(plan.shards[shard[0] - 1].tests) if shard[0] <= len(plan.shards) else set()
         counts = {
             lane.name: sum(1 for t in mine if lane.name in collected.tests.get(t, ()))
             for lane in config.lanes
         }
-    pool = Pool(config, paths, extra_args, services, shard, first_check, check, counts, run_id=run_id)
+    pool = Pool(
+        config, paths, extra_args, services, shard, first_check, check, counts, run_id=run_id,
+        assignment=None if shard is None else collected.tests,
+    )  # fmt: skip
     results = pool.run()
     run_record.write(paths.run_file, results, shard)
     coverage_file = merge.combine(paths.coverage_data_files(), paths.coverage_file)
@@ -118,21 +123,32 @@ def plan_shards(
     shards: int,
     groups: Mapping[str, str],
     history: History,
+    extra_args: Sequence[str] = (),
 ) -> Plan:
-    """Every collected test into `shards` shards, priced by the one cost model (planning.cost) that
-    `ci-toolkit plan` uses too, in wall seconds of the lanes that run it."""
+    """Every collected test into `shards` shards, priced by the one cost model (planning.cost,
+    planning.pricing) that `ci-toolkit plan` uses too: in wall seconds of the lanes that run it, each
+    measured in its lane's mode, plus what each of the shard's pytest sessions pays once."""
     from ci_toolkit import planning
     from ci_toolkit import timing as timings
-    from ci_toolkit.planning import cost
+    from ci_toolkit.planning import cost, pricing
+    from ci_toolkit.run.argv import session_leaders
 
-    estimator = timings.Estimator(history, {t: names[0] for t, names in assignment.items() if names})
+    workers = lane_workers(config)
+    prices = pricing.lane_pricing(
+        history,
+        assignment,
+        cost.shares(workers),
+        timings.lane_modes(config, workers, extra_args),
+        config.shard_overhead,
+        session_leaders(config),
+    )
     return planning.make_plan(
         list(assignment),
-        cost.shard_estimate(estimator, assignment, cost.shares(lane_workers(config))),
+        prices.estimate,
         shards,
         groups=groups,
         keep_together=config.keep_together,
-        overhead=config.shard_overhead,
+        overhead=prices.overhead.seconds,
     )
 
 

@@ -238,10 +238,11 @@ class Services:
 
     # starting -------------------------------------------------------------------------------------
 
-    def ensure(self, names: Sequence[str]) -> dict[str, str]:
+    def ensure(self, names: Sequence[str], *, overlapped: bool = False) -> dict[str, str]:
         """Start those of `names` not running yet (in configuration order); their exported variables.
-        A background start still under way is waited for first, and its failure raised here."""
-        self.join()
+        A background start still under way is waited for first, and its failure raised here; `overlapped`:
+        the run does other work meanwhile, so that wait is not the run's."""
+        self.join(overlapped=overlapped)
         self._check_names(names)
         wanted = [name for name in self.specs if name in names]
         for name in wanted:
@@ -278,14 +279,15 @@ class Services:
         """Whether a start_background() is still under way (join() would wait)."""
         return self._pending is not None and self._pending.thread.is_alive()
 
-    def join(self) -> None:
+    def join(self, *, overlapped: bool = False) -> None:
         """Wait for a background start (see start_background) and raise its failure, if any."""
         pending = self._pending
         if pending is None:
             return
         begin = time.monotonic()
         pending.thread.join()  # interruptible: a Ctrl-C here leaves _pending set for close()
-        self.waited += time.monotonic() - begin
+        if not overlapped:
+            self.waited += time.monotonic() - begin
         self._pending = None
         for line in pending.lines:
             self.echo(line)
@@ -304,11 +306,12 @@ class Services:
             exported.update(env_mod.exports(self.specs[name], self._ours[name].endpoint))
         return exported
 
-    def prepare_lane(self, lane: Lane, workers: int) -> dict[str, str]:
-        """The lane's services up, with a database per xdist worker where asked: the lane's env."""
+    def prepare_lane(self, lane: Lane, workers: int, *, overlapped: bool = False) -> dict[str, str]:
+        """The lane's services up, with a database per xdist worker where asked: the lane's env.
+        `overlapped`: the lane's pytest is already starting up meanwhile (see ensure)."""
         if not lane.services:
             return {}
-        exported = self.ensure(lane.services)
+        exported = self.ensure(lane.services, overlapped=overlapped)
         tables: list[env_mod.WorkerTable] = []
         for name in lane.services:
             spec = self.specs[name]

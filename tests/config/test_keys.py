@@ -55,7 +55,7 @@ def test_class_attributes_are_the_table_defaults() -> None:
     assert Config.timings_alpha == 0.3 == TOP.defaults["timings_alpha"]
     assert Config.output_dir == Path(".ci-toolkit")
     assert Config.timings == Path(".ci-toolkit/timings.json")
-    assert (Config.workers, Config.scheduler, Config.shard_overhead) == ("auto", "duration", 2.0)
+    assert (Config.workers, Config.scheduler, Config.shard_overhead) == ("auto", "duration", "auto")
     assert Lane.workers is None and CoverageConfig.branch is True
 
 

@@ -174,7 +174,9 @@ def test_results_file_records_every_kind_of_outcome(project: Path, tmp_path: Pat
     doc = json.loads(out.read_text())
     assert doc["version"] == 2
     first = doc["tests"][0]
-    assert set(first) == {"nodeid", "outcome", "setup", "call", "teardown", "message"}
+    # "first": the first test the session ran (for the shard cost model's start-up and lazy imports).
+    assert set(first) == {"nodeid", "outcome", "setup", "call", "teardown", "message", "first"}
+    assert first["first"] == "session"
     assert first["nodeid"] == "tests/test_outcomes.py::test_pass"
     assert all(t[phase] >= 0 for t in doc["tests"] for phase in ("setup", "call", "teardown"))
     setup_error = next(t for t in doc["tests"] if t["nodeid"].endswith("::test_setup_error"))

@@ -159,6 +159,7 @@ def test_the_pool_draws_each_running_lane_from_its_log_at_most_every_so_often(tm
     pool.paths = RunPaths(tmp_path)
     pool.output = LaneOutput(pool.paths.logs, out=out, live=False, status=pool.status)
     pool.counts = {"unit": 10, "db": 4}
+    pool.shared = {}
     now = time.monotonic()
     pool.began, pool.drawn = now - 5, 0.0
     pool.paths.logs.mkdir(parents=True)
