@@ -29,10 +29,17 @@ class Against:
 def prepare(config: Config, base_ref: str | None, compare_path: Path | None) -> Against:
     """Check `--base REF` (the ref exists, the merge base is in the clone) and read `--compare FILE`;
     each problem is one line (DataError, exit 2)."""
-    from ci_toolkit.gate import compare, patch
+    # Imported only when asked for: a plain run must not pay for them before its tests start.
+    base: Base | None = None
+    baseline: Baseline | None = None
+    if base_ref is not None:
+        from ci_toolkit.gate import patch
 
-    base = None if base_ref is None else patch.merge_base(config.root, base_ref)
-    baseline = None if compare_path is None else compare.read(compare_path)
+        base = patch.merge_base(config.root, base_ref)
+    if compare_path is not None:
+        from ci_toolkit.gate import compare
+
+        baseline = compare.read(compare_path)
     return Against(base=base, baseline=baseline)
 
 

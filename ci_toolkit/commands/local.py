@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
     from ci_toolkit.config import Config
     from ci_toolkit.gate.verdict import Verdict
     from ci_toolkit.planning import Plan
+    from ci_toolkit.report.model import ShardTime
     from ci_toolkit.run.results import LaneResult
 
 
@@ -78,7 +81,6 @@ def _run_locked(
     against: Against,
     html: bool = False,
 ) -> int:
-    from ci_toolkit.report.model import shard_times
     from ci_toolkit.run import layout as outdir
     from ci_toolkit.run import runner
     from ci_toolkit.services.manager import Services
@@ -89,9 +91,11 @@ def _run_locked(
     # stops every service the run started, before the gate and the summary.
     with sigterm_as_interrupt(), Services(config, backend=backend) as services:
         services.clean_leftovers(needed)
+        preloading = preload_in_background(AFTER_LANES)
         outcome = runner.run_lanes(config, tuple(pytest_args), services if needed else None, shard=shard_spec)
+    preloading.join()
     # Only a run that finished gets here (an interrupt raises): its durations join the history.
-    record_timings(config, outcome.lanes, sharded=shard_spec is not None)
+    record_timings(config, outcome.lanes, sharded=shard_spec is not None, pytest_args=pytest_args)
 
     verdict: Verdict | None = None
     notes = [services.summary()]
@@ -135,7 +139,7 @@ def _run_locked(
         services=started,
         services_waited=services.waited if started else None,
         delta=change,
-        shards=shard_times(outcome.plan, shard_spec, outcome.lanes)
+        shards=_shard_times(outcome.plan, shard_spec, outcome.lanes)
         if outcome.plan is not None and shard_spec is not None
         else (),
         output_dir=outdir.output_path(config),
@@ -152,6 +156,46 @@ def _run_locked(
         else:
             click.echo("ci-toolkit: error: no test ran: pytest was asked only to collect or plan", err=True)
     return code
+
+
+# What the run needs once the lanes have ended (the gate, the summary): imported while pytest runs, where
+# it costs nothing; the same imports after the lanes ended came to a third of ci-toolkit's own time.
+AFTER_LANES = (
+    "coverage",
+    "ci_toolkit.gate.covdata",
+    "ci_toolkit.gate.verdict",
+    "ci_toolkit.report.model",
+    "ci_toolkit.report.terminal",
+    "ci_toolkit.report.json_report",
+    "ci_toolkit.report.markdown",
+    "ci_toolkit.report.budget",
+    "ci_toolkit.report.html",
+)
+
+
+def preload_in_background(modules: Sequence[str]) -> threading.Thread:
+    """Import `modules` in a daemon thread; join() it before relying on them being there.
+
+    Only modules the main thread does not import meanwhile: concurrent imports of one module are
+    safe, but a cycle between two threads' imports is not. A module that fails to import is left for
+    the code that imports it to report, in its own words."""
+
+    def load() -> None:
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except Exception:  # reported by the import that needs it
+                return
+
+    thread = threading.Thread(target=load, name="ci-toolkit-preload", daemon=True)
+    thread.start()
+    return thread
+
+
+def _shard_times(plan: Plan, shard: tuple[int, int], lanes: Sequence[LaneResult]) -> Sequence[ShardTime]:
+    from ci_toolkit.report.model import shard_times
+
+    return shard_times(plan, shard, lanes)
 
 
 def select_lanes(config: Config, names: Sequence[str]) -> Config:
@@ -188,24 +232,42 @@ def parse_shard_option(text: str) -> tuple[int, int]:
         raise CiToolkitError(str(exc)) from None
 
 
-def record_timings(config: Config, lanes: Sequence[LaneResult], *, sharded: bool = False) -> None:
-    """Fold this run's measured durations into the timing history (tests that ran, failed ones too).
+def record_timings(
+    config: Config,
+    lanes: Sequence[LaneResult],
+    *,
+    sharded: bool = False,
+    pytest_args: Sequence[str] = (),
+) -> None:
+    """Fold this run's measured durations into the timing history (tests that ran, failed ones too), with
+    what each pytest session paid besides its tests (start-up, session fixtures).
 
     A shard's go to <output_dir>/shard-timings.json instead: the project's history must stay what every
     shard of the run plans from (run one after another here, a shard would change the next one's plan);
     `ci-toolkit timings merge` combines the shards' files afterwards. A history file that is not this
-    project's (or not readable) is left alone: ours is kept beside it (ci_toolkit.timings.locate)."""
+    project's (or not readable) is left alone: ours is kept beside it (ci_toolkit.timings.locate).
+    `pytest_args`: the command line's, which can change a lane's mode (`--no-cov`)."""
     from ci_toolkit import timing as timings
     from ci_toolkit.run import argv, layout
 
     # First, so that a history ci-toolkit cannot use is reported even when nothing ran.
     located = timings.locate(layout.timings_path(config), timings.project_name(config.root))
     observed: dict[str, timings.Observation] = {}
-    workers = argv.lane_workers(config)
+    # Durations under coverage or xdist are not those of a plain run: the mode goes with them.
+    modes = timings.lane_modes(config, argv.lane_workers(config), pytest_args)
+    # Lanes of one shared session carry the same session: its cost is counted once.
+    sessions: dict[tuple[str, float], timings.SessionCost] = {}
     for lane in lanes:
-        # Durations under coverage or xdist are not those of a plain run: the mode goes with them.
-        mode = timings.local_mode(config, workers.get(lane.name, 0))
+        mode = modes.get(lane.name, timings.local_mode(config))
         observed.update(timings.observations_from_results(lane.outcomes, lane.name, mode))
+        cost = None if lane.session is None else timings.session_cost(lane.session, lane.outcomes)
+        if cost is not None:
+            assert lane.session is not None and lane.session.startup is not None
+            key = (mode, lane.session.startup)
+            previous = sessions.get(key)
+            sessions[key] = (
+                cost if previous is None else timings.SessionCost(cost.startup, previous.setup + cost.setup)
+            )
     if not observed:
         return  # nothing ran (every lane skipped or crashed): no run to count
     path = layout.RunPaths.for_config(config).shard_timings_file if sharded else located.target
@@ -216,6 +278,7 @@ def record_timings(config: Config, lanes: Sequence[LaneResult], *, sharded: bool
         observed,
         alpha=config.timings_alpha,
         prune_after=config.timings_prune_after,
+        sessions=[(mode, cost) for (mode, _), cost in sessions.items()],
     )
     try:
         timings.save(path, updated)
