@@ -8,12 +8,47 @@ it (`python -m ci_toolkit.config.reference --write`).
 
 from __future__ import annotations
 
-from ci_toolkit.config.keys import COVERAGE_KEYS, LANE_KEYS, SCHEDULERS, TOP_KEYS, max_workers
-from ci_toolkit.config.model import Config, CoverageConfig, Floor, Lane, Workers
-from ci_toolkit.config.parse import _Parser as _Parser
-from ci_toolkit.config.parse import display_path, parse
-from ci_toolkit.config.patterns import glob_problem
-from ci_toolkit.config.pyproject import find_pyproject, load
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ci_toolkit.config.keys import COVERAGE_KEYS, LANE_KEYS, SCHEDULERS, TOP_KEYS, max_workers
+    from ci_toolkit.config.model import Config, CoverageConfig, Floor, Lane, Workers
+    from ci_toolkit.config.parser import _Parser as _Parser
+    from ci_toolkit.config.parser import display_path, parse
+    from ci_toolkit.config.patterns import glob_problem
+    from ci_toolkit.config.pyproject import find_pyproject, load
+
+# Each public name and the module that defines it, imported on first use (PEP 562): a pytest process that
+# needs one leaf module (markers, globs) must not import the parser, the services' tables and every key.
+_HOMES = {
+    "COVERAGE_KEYS": "keys",
+    "LANE_KEYS": "keys",
+    "SCHEDULERS": "keys",
+    "TOP_KEYS": "keys",
+    "max_workers": "keys",
+    "Config": "model",
+    "CoverageConfig": "model",
+    "Floor": "model",
+    "Lane": "model",
+    "Workers": "model",
+    "_Parser": "parser",
+    "display_path": "parser",
+    "parse": "parser",
+    "glob_problem": "patterns",
+    "find_pyproject": "pyproject",
+    "load": "pyproject",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "COVERAGE_KEYS",

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ci_toolkit.config.model import Config
-from ci_toolkit.config.parse import display_path, parse
+from ci_toolkit.config.parser import display_path, parse
 from ci_toolkit.errors import ConfigError
 
 if sys.version_info >= (3, 11):

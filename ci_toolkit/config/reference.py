@@ -14,7 +14,7 @@ from typing import Any
 
 from ci_toolkit.config.keypath import show_value
 from ci_toolkit.config.keys import COVERAGE, LANE, REQUIRED, SERVICE, TEMPLATE_FIELD_HELP, TOP, Option, Table
-from ci_toolkit.config.parse import parse
+from ci_toolkit.config.parser import parse
 from ci_toolkit.config.patterns import RULES
 from ci_toolkit.errors import ConfigError
 from ci_toolkit.files.atomic import write_text

@@ -38,6 +38,9 @@ from xdist.remote import Producer
 from xdist.report import report_collection_diff
 from xdist.workermanage import WorkerController, parse_tx_spec_config
 
+# Imported with this module, while the workers start, not once they have collected: from then on
+# every worker waits for the first batch.
+from ci_toolkit.planning import make_units
 from ci_toolkit.run.exchange import sidecar as sidecar_file
 from ci_toolkit.timing import TestTiming
 
@@ -235,8 +238,6 @@ class DurationScheduling:
             self._queue(Work((-cost, unit[0]), tuple(unit), cost))
 
     def _plan(self, collection: list[str]) -> list[Work]:
-        from ci_toolkit.planning import make_units
-
         ids = [base_id(nodeid) for nodeid in collection]
         positions: dict[str, list[int]] = {}
         for index, nodeid in enumerate(ids):

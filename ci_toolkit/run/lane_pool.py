@@ -27,6 +27,7 @@ terminal for its lane instead, as in a CI log, where output is plain.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -254,6 +255,13 @@ class Preparing:
         return True
 
 
+def _wait_any(running: Sequence[Running]) -> None:
+    """Up to _POLL seconds, less when the first running lane ends meanwhile: the last lane's end, the
+    common case, is then seen at once rather than at the next look."""
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        running[0].proc.wait(timeout=_POLL)
+
+
 @dataclass
 class Running:
     lane: Lane
@@ -348,7 +356,7 @@ class Pool:
                     self.output.pump()
                     self.draw(running)
                     if running:
-                        time.sleep(_POLL)
+                        _wait_any(running)
         except BaseException:
             self.status.clear()
             for lane_run in running:

@@ -14,8 +14,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-from ci_toolkit.config import Config
-
 # The longest duration taken for a measurement (11.6 days): anything longer, like NaN, Infinity or a
 # negative number, is a damaged or hostile input. It also keeps every sum a plan or report makes finite.
 MAX_SECONDS = 1_000_000.0
@@ -100,15 +98,23 @@ def update(
     history: History,
     observed: Mapping[str, Observation],
     *,
-    alpha: float = Config.timings_alpha,
-    prune_after: int = Config.timings_prune_after,
+    alpha: float | None = None,
+    prune_after: int | None = None,
     sessions: Iterable[tuple[str, SessionCost]] = (),
 ) -> History:
     """One more run: EWMA per phase, so recent runs count most and one slow outlier fades.
 
-    *alpha* and *prune_after* are the configuration's `timings_alpha` and `timings_prune_after`; *sessions*:
+    *alpha* and *prune_after* are the configuration's `timings_alpha` and `timings_prune_after` (their
+    defaults when None); *sessions*:
     the run's pytest sessions, as (mode, cost), several of one mode averaged first.
     """
+    if alpha is None or prune_after is None:
+        # The configured defaults; imported here, not at the top: the xdist scheduler reads histories
+        # through this module and must not pay for the whole configuration package.
+        from ci_toolkit.config import Config
+
+        alpha = Config.timings_alpha if alpha is None else alpha
+        prune_after = Config.timings_prune_after if prune_after is None else prune_after
     run = history.run + 1
     flat = entries(history)
     for nodeid, obs in observed.items():

@@ -20,7 +20,7 @@ from ci_toolkit.config.keys import (
     TOP,
     Table,
 )
-from ci_toolkit.config.parse import _Parser
+from ci_toolkit.config.parser import _Parser
 from ci_toolkit.config.services import SERVICE_KEYS, ServiceTables
 from ci_toolkit.services.base import TEMPLATE_FIELDS, ServiceSpec
 
