@@ -154,6 +154,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    if getattr(config, "workerinput", None) is None and _asked(config):
+        _check_versions()
     base = config.invocation_params.dir
     configure_shard(config, base)
     session_lanes.register(config, base)
@@ -173,3 +175,17 @@ def pytest_configure(config: pytest.Config) -> None:
         run = config.getoption("ci_toolkit_run")
         config.pluginmanager.register(ResultsRecorder(base / recorded, config, run_id=run), RESULTS_PLUGIN)
     collector.register(config, base, write=True)
+
+
+def _asked(config: pytest.Config) -> bool:
+    """Whether any of our options is in use: a pytest run that asks nothing of us is left alone."""
+    return any(value for name, value in vars(config.option).items() if name.startswith("ci_"))
+
+
+def _check_versions() -> None:
+    """Stop with one line before a feature meets a pytest or xdist outside the range we declare."""
+    from ci_toolkit import versions
+
+    found = versions.installed_problems()
+    if found:
+        raise pytest.UsageError(f"ci-toolkit: {versions.message(found)}")

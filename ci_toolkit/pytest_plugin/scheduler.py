@@ -36,7 +36,12 @@ from pathlib import Path
 import pytest
 from xdist.remote import Producer
 from xdist.report import report_collection_diff
-from xdist.workermanage import WorkerController, parse_tx_spec_config
+from xdist.workermanage import WorkerController
+
+try:
+    from xdist.workermanage import parse_tx_spec_config as _tx_specs
+except ImportError:  # pytest-xdist 3.5-3.6: the same function under its older name
+    from xdist.workermanage import parse_spec_config as _tx_specs  # type: ignore[attr-defined,no-redef]
 
 # Imported with this module, while the workers start, not once they have collected: from then on
 # every worker waits for the first batch.
@@ -69,7 +74,7 @@ class DurationScheduling:
         estimate: Callable[[str], TestTiming],
         sidecar: Path | None = None,
     ) -> None:
-        self.numnodes = len(parse_tx_spec_config(config))
+        self.numnodes = len(_tx_specs(config))
         self.config = config
         self.log = Producer("durationsched") if log is None else log.durationsched
         self.estimate = estimate
