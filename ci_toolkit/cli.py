@@ -83,6 +83,11 @@ def main() -> None:
         gc.freeze()
 
 
+# click >= 8.2 raises this for a group called without a command (its help, exit 2); click 8.1 prints the
+# help and exits 0 through click.exceptions.Exit instead. An empty tuple matches nothing.
+_NO_ARGS_IS_HELP: type[click.ClickException] | tuple[()] = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
 def _main() -> None:
     # What the commands raise is mapped where they run (ci_toolkit.commands.base); what is left here is
     # click's own: parsing, --help and --version, and an interrupt before any command started.
@@ -95,7 +100,7 @@ def _main() -> None:
     except (click.Abort, KeyboardInterrupt):
         click.echo("ci-toolkit: interrupted", err=True)
         sys.exit(INTERRUPTED)
-    except click.exceptions.NoArgsIsHelpError as exc:
+    except _NO_ARGS_IS_HELP as exc:
         click.echo(exc.format_message())
         sys.exit(int(ExitCode.USAGE_ERROR))
     except click.ClickException as exc:

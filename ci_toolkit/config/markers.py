@@ -24,7 +24,22 @@ def compile_expression(text: str) -> Any:
     except SyntaxError as exc:
         raise ValueError(f"at column {exc.offset}: {' '.join(str(exc.msg).split())}") from None
     except parse_error as exc:  # pragma: no cover - pytest < 8.4
-        raise ValueError(" ".join(str(exc).split())) from None
+        hint = "" if "(" not in text or keyword_matching() else f" ({_KEYWORDS_NEED})"
+        raise ValueError(" ".join(str(exc).split()) + hint) from None
+
+
+_KEYWORDS_NEED = "matching a marker's arguments, name(key=value), needs pytest 8.3 or newer"
+
+
+def keyword_matching() -> bool:
+    """Whether this pytest's `-m` matches a marker's arguments (`integration(kind="db")`, pytest >= 8.3)."""
+    from _pytest.mark import expression
+
+    try:
+        expression.Expression.compile('m(k="v")')
+    except Exception:  # pragma: no cover - pytest < 8.3: its ParseError
+        return False
+    return True
 
 
 def matcher(item: Any) -> Matcher:

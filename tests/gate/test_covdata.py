@@ -333,3 +333,18 @@ def test_a_json_report_measured_elsewhere_is_refused(tmp_path: Path) -> None:
     report.write_text(json.dumps({"meta": {}, "files": {"/ci/build/pkg/a.py": entry}}))
     with pytest.raises(DataError, match=r"none of the 1 files it names is under the coverage source \(pkg\)"):
         load(report, tmp_path, source=(tmp_path / "pkg",))
+
+
+def test_executed_lines_that_are_no_statements_are_as_coverage_py_reports_them(tmp_path: Path) -> None:
+    """On Python 3.10 coverage.py records line 1 of an empty module as run: its JSON report lists it as
+    executed although the file has no statement. That is a real report, not a damaged one."""
+    write(tmp_path, {"pkg/__init__.py": "", "pkg/a.py": "x = 1\n"})
+    empty = {"executed_lines": [1], "missing_lines": [], "summary": {"num_statements": 0, "covered_lines": 0}}
+    one = {"executed_lines": [1], "missing_lines": [], "summary": {"num_statements": 1, "covered_lines": 1}}
+    report = tmp_path / "cov.json"
+    report.write_text(json.dumps({"meta": {}, "files": {"pkg/__init__.py": empty, "pkg/a.py": one}}))
+    loaded = load(report, tmp_path)
+    assert [(f.path, f.statements, f.missing_lines) for f in loaded.files] == [
+        ("pkg/__init__.py", 0, ()),
+        ("pkg/a.py", 1, ()),
+    ]

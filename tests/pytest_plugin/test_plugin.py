@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from ci_toolkit.config.markers import keyword_matching
 from ci_toolkit.run.exchange import lanes as lanes_file
 from ci_toolkit.run.results import load_outcomes
 
@@ -232,7 +233,8 @@ def test_a_module_that_fails_to_import_is_recorded_as_an_error(project: Path, tm
 def test_collect_evaluates_every_lane_before_deselection(project: Path, tmp_path: Path) -> None:
     lanes = {
         "serial": "serial",
-        "db": 'integration(kind="db")',
+        # A marker's arguments where this pytest matches them (8.3 on); the same tests otherwise.
+        "db": 'integration(kind="db")' if keyword_matching() else "integration and serial",
         "integration": "integration and not serial",
         "slow": "slow",
         "rest": "not serial and not integration",

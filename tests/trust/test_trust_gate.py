@@ -377,7 +377,12 @@ NONSENSE: list[Any] = [
         lambda d: f(d)["executed_lines"].append(3), f"{FULL}.executed_lines", "3", id="executed-and-missing"
     ),
     pytest.param(
-        lambda d: f(d)["executed_lines"].append(9), f"{FULL}.executed_lines", "6", id="more-executed"
+        # Fewer than the statements: some are neither executed nor missing. (More is what coverage.py
+        # writes where a line that is no statement ran, line 1 of an empty module on Python 3.10.)
+        lambda d: f(d)["executed_lines"].pop(),
+        f"{FULL}.executed_lines",
+        "fewer",
+        id="fewer-executed",
     ),
     pytest.param(
         lambda d: s(d).update(covered_lines=6), f"{FULL}.summary.covered_lines", "6", id="covered-count"
@@ -444,7 +449,11 @@ NONSENSE: list[Any] = [
     pytest.param(
         lambda d: s(d).update(num_branches=0), f"{FULL}.missing_branches", "1", id="more-missing-arcs"
     ),
-    pytest.param(lambda d: s(d).update(num_branches=1), f"{FULL}.executed_branches", "(1)", id="arcs-sum"),
+    # (More executed arcs than branches is no damage: coverage.py before 7.6.2 lists arcs that are no
+    # branches. The summary's covered count, num_branches - missing, no longer adds up.)
+    pytest.param(
+        lambda d: s(d).update(num_branches=1), f"{FULL}.summary.covered_branches", "1", id="arcs-sum"
+    ),
     pytest.param(
         lambda d: s(d).update(covered_branches=2), f"{FULL}.summary.covered_branches", "2", id="covered-arcs"
     ),
