@@ -27,4 +27,12 @@ fi
 # The example project (examples/fastapi-postgres) is run end to end by the suite: its requirements too.
 python3 -m pip install --quiet --disable-pip-version-check -e '.[test]' -r examples/fastapi-postgres/requirements.txt
 
-exec ci-toolkit local "$@"
+# The full suite on this interpreter, with the newest releases pip resolved; then the version matrix
+# (tests/matrix.py): the smoke set on every other supported Python and at the declared floors.
+# CI_TOOLKIT_MATRIX=0 skips the matrix, for a quick run while working.
+status=0
+ci-toolkit local "$@" || status=$?
+if [ "${CI_TOOLKIT_MATRIX:-1}" != 0 ]; then
+    python3 tests/matrix.py || status=$((status ? status : 1))
+fi
+exit "$status"
