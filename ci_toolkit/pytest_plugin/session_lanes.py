@@ -22,20 +22,18 @@ from ci_toolkit.pytest_plugin.collector import compile_expression
 from ci_toolkit.run.exchange import lanes as lanes_file
 
 PLUGIN = "ci_toolkit-session-lanes"
-OPTION = "--ci-toolkit-session-lanes"
-SERIAL_OPTION = "--ci-toolkit-serial-lane"
 GROUP_PREFIX = "ci-toolkit-lane:"  # an xdist_group name no project would pick
 
 
 def add_options(group: Any) -> None:
     group.addoption(
-        OPTION,
+        lanes_file.SESSION_OPTION,
         metavar="FILE",
         default=None,
         help="ci-toolkit: the lanes sharing this session (a lanes file), for their coverage contexts.",
     )
     group.addoption(
-        SERIAL_OPTION,
+        lanes_file.SERIAL_OPTION,
         metavar="NAME",
         action="append",
         default=[],
@@ -50,7 +48,7 @@ def register(config: pytest.Config, base: Path) -> None:
     try:
         lanes = lanes_file.read(base / path)
     except DataError as exc:
-        raise pytest.UsageError(f"{OPTION}: {exc}") from None
+        raise pytest.UsageError(f"{lanes_file.SESSION_OPTION}: {exc}") from None
     serial = config.getoption("ci_toolkit_serial_lane") or []
     config.pluginmanager.register(SessionLanes(config, lanes, serial), PLUGIN)
 

@@ -20,10 +20,6 @@ from ci_toolkit.run.exchange import plan as manifest
 if TYPE_CHECKING:
     from ci_toolkit.run.sessions import Shared
 
-# The plugin's options for a shared session (ci_toolkit.pytest_plugin.session_lanes, which imports pytest).
-SESSION_OPTION = "--ci-toolkit-session-lanes"
-SERIAL_OPTION = "--ci-toolkit-serial-lane"
-
 # Top-level directories that are never the project's code to measure.
 _NOT_PACKAGES = frozenset(
     {"tests", "test", "testing", "docs", "doc", "examples", "example", "benchmarks", "benchmark"}
@@ -52,8 +48,8 @@ def lane_command(
     # `-n 0` rather than nothing: a `-n` in the project's addopts must not parallelise a serial lane.
     cmd += ["-n", str(workers), "--dist", "load"] if workers else ["-n", "0"]
     if session is not None:
-        cmd += [f"{SESSION_OPTION}={paths.session_lanes_file(lane.name)}"]
-        cmd += [f"{SERIAL_OPTION}={name}" for name in session.serial]
+        cmd += [f"{lanes.SESSION_OPTION}={paths.session_lanes_file(lane.name)}"]
+        cmd += [f"{lanes.SERIAL_OPTION}={name}" for name in session.serial]
     if workers and config.scheduler == "duration":
         cmd += ["--ci-scheduler", "duration", f"--ci-timings={layout.timings_path(config)}"]
         cmd.append(f"--ci-toolkit-scratch={paths.scratch / lane.name}")

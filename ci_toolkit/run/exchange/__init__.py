@@ -10,6 +10,7 @@ not what the writer writes.
     plan.py        plan.json: the shard plan a lane's pytest selects its share from
     sidecar.py     the xdist workers' groups, for the duration scheduler in the controller
     worker_env.py  CI_TOOLKIT_WORKER_ENV: each xdist worker's own values of the services' variables
+    services_env.py  a lane's services' variables, for its pytest started before they were ready
 
 Every file carries the id of the run it belongs to, so that a pytest of an earlier run (one that outlived
 a killed ci-toolkit for a moment) never takes this run's word for its own, nor this run its word.
@@ -21,11 +22,16 @@ click, pytest, coverage or the services at module level.
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ci_toolkit.errors import DataError
 from ci_toolkit.files.atomic import write_text
+
+POLL = 0.01  # seconds between looks for a file another process writes
+_T = TypeVar("_T")
 
 
 def dumps(doc: Any) -> str:
@@ -64,3 +70,14 @@ def strings(value: Any) -> bool:
     return isinstance(value, dict) and all(
         isinstance(k, str) and isinstance(v, str) for k, v in value.items()
     )
+
+
+def wait(read: Callable[[], _T | None], timeout: float, missing: str) -> _T:
+    """The first answer of `read` (a module's reader of one file) that is not None, looked for every POLL
+    seconds; a TimeoutError saying `missing` after `timeout` seconds without one."""
+    deadline = time.monotonic() + timeout
+    while (found := read()) is None:
+        if time.monotonic() > deadline:
+            raise TimeoutError(missing)
+        time.sleep(POLL)
+    return found

@@ -1,5 +1,7 @@
 """lanes.json: each lane's marker expression (null: every test), for the pytest that collects for the
-lanes check. Written by ci-toolkit, read by the plugin's LaneCollector (`--ci-toolkit-lanes`)."""
+lanes check. Written by ci-toolkit, read by the plugin's LaneCollector (`--ci-toolkit-lanes`), and by its
+SessionLanes in a session several lanes share (`--ci-toolkit-session-lanes`, with `--ci-toolkit-serial-lane`
+for each lane whose tests stay on one worker)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ if TYPE_CHECKING:
 
 VERSION = 1
 OPTION = "--ci-toolkit-lanes"
+SESSION_OPTION = "--ci-toolkit-session-lanes"
+SERIAL_OPTION = "--ci-toolkit-serial-lane"
 WHAT = "ci-toolkit lanes file"
 
 

@@ -10,7 +10,6 @@ the services fail to start, ci-toolkit stops that pytest instead of writing the 
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -21,7 +20,6 @@ VERSION = 1
 OPTION = "--ci-toolkit-services-env"
 WHAT = "ci-toolkit services environment"
 TIMEOUT = 600.0  # seconds; a server's start-up is bounded by its own readiness timeout, well below this
-_POLL = 0.01  # seconds between looks for the file
 
 
 def write(path: Path, run_id: str, env: Mapping[str, str]) -> None:
@@ -46,9 +44,5 @@ def read(path: Path, run_id: str) -> dict[str, str] | None:
 
 def wait(path: Path, run_id: str, timeout: float = TIMEOUT) -> dict[str, str]:
     """read(), once the file is there; a TimeoutError after `timeout` seconds without it."""
-    deadline = time.monotonic() + timeout
-    while (found := read(path, run_id)) is None:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{OPTION}={path}: no services' variables from ci-toolkit in {timeout:.0f} s")
-        time.sleep(_POLL)
-    return found
+    missing = f"{OPTION}={path}: no services' variables from ci-toolkit in {timeout:.0f} s"
+    return exchange.wait(lambda: read(path, run_id), timeout, missing)

@@ -6,7 +6,6 @@ The pytest that collected (and every lane started meanwhile) waits for it before
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from ci_toolkit.errors import DataError
@@ -17,7 +16,6 @@ OPTION = "--ci-toolkit-verdict"
 WHAT = "ci-toolkit lanes verdict"
 GO = "go"
 TIMEOUT = 300.0  # seconds; ci-toolkit answers within a poll interval of collected.json appearing
-_POLL = 0.01  # seconds between looks for the file
 
 
 def write(path: Path, run_id: str) -> None:
@@ -40,9 +38,5 @@ def read(path: Path, run_id: str) -> bool | None:
 
 def wait(path: Path, run_id: str, timeout: float = TIMEOUT) -> bool:
     """read(), once there is a verdict; a TimeoutError after `timeout` seconds without one."""
-    deadline = time.monotonic() + timeout
-    while (found := read(path, run_id)) is None:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{OPTION}={path}: no verdict from ci-toolkit in {timeout:.0f} s")
-        time.sleep(_POLL)
-    return found
+    missing = f"{OPTION}={path}: no verdict from ci-toolkit in {timeout:.0f} s"
+    return exchange.wait(lambda: read(path, run_id), timeout, missing)
