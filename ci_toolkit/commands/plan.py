@@ -152,9 +152,10 @@ def run(
     from ci_toolkit import timing as timings
     from ci_toolkit.errors import DataError, ExitCode, NoTestsError
     from ci_toolkit.files import outputs
-    from ci_toolkit.planning import cost, pricing
+    from ci_toolkit.planning import cost
     from ci_toolkit.planning.recorded import recorded
-    from ci_toolkit.run.argv import lane_workers, session_leaders
+    from ci_toolkit.run.argv import lane_workers
+    from ci_toolkit.run.runner import shard_pricing
 
     # Before collecting: a file that is not ours to replace must not cost the collection first.
     if manifest is not None:
@@ -183,16 +184,8 @@ def run(
             raise NoTestsError(f"no tests collected in {config.root}: nothing to plan")
         history, history_path = _history(config)
         tests, groups, lane_shares = found.tests, found.groups, cost.shares(workers)
-    # Priced exactly as `local --shard` prices them: per lane, by its workers (planning.cost), each test in
-    # the mode its lane's shard job (`ci-toolkit local --shard`) runs it in.
-    prices = pricing.lane_pricing(
-        history,
-        tests,
-        lane_shares,
-        timings.lane_modes(config, workers),
-        config.shard_overhead,
-        session_leaders(config),
-    )
+    # Priced exactly as `local --shard` prices them, each test in the mode its lane's shard job runs it in.
+    prices = shard_pricing(config, history, tests, lane_shares)
     estimator, estimate = prices.estimator, prices.estimate
     keep, overhead = config.keep_together, prices.overhead.seconds
     if shards is None:

@@ -8,8 +8,9 @@ history has not measured takes the median of the modes it has, and with none at 
 session.
 A configured number is used as it is.
 
-`ci-toolkit plan` and `ci-toolkit local --shard` both price with `lane_pricing`, so that what `plan` predicts
-is what a shard runs.
+`ci-toolkit plan` and `ci-toolkit local --shard` both price with `lane_pricing`, through the one call that
+fills it from the configuration (ci_toolkit.run.runner.shard_pricing), so that what `plan` predicts is what
+a shard runs.
 """
 
 from __future__ import annotations

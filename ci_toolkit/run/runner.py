@@ -31,6 +31,7 @@ from ci_toolkit.run.results import LaneResult
 
 if TYPE_CHECKING:
     from ci_toolkit.planning import Plan
+    from ci_toolkit.planning.pricing import Pricing
     from ci_toolkit.timing import History
 
 # Re-exported for the commands that find them here.
@@ -125,23 +126,10 @@ def plan_shards(
     history: History,
     extra_args: Sequence[str] = (),
 ) -> Plan:
-    """Every collected test into `shards` shards, priced by the one cost model (planning.cost,
-    planning.pricing) that `ci-toolkit plan` uses too: in wall seconds of the lanes that run it, each
-    measured in its lane's mode, plus what each of the shard's pytest sessions pays once."""
+    """Every collected test into `shards` shards, priced as `ci-toolkit plan` prices them (shard_pricing)."""
     from ci_toolkit import planning
-    from ci_toolkit import timing as timings
-    from ci_toolkit.planning import cost, pricing
-    from ci_toolkit.run.argv import session_leaders
 
-    workers = lane_workers(config)
-    prices = pricing.lane_pricing(
-        history,
-        assignment,
-        cost.shares(workers),
-        timings.lane_modes(config, workers, extra_args),
-        config.shard_overhead,
-        session_leaders(config),
-    )
+    prices = shard_pricing(config, history, assignment, extra_args=extra_args)
     return planning.make_plan(
         list(assignment),
         prices.estimate,
@@ -149,6 +137,32 @@ def plan_shards(
         groups=groups,
         keep_together=config.keep_together,
         overhead=prices.overhead.seconds,
+    )
+
+
+def shard_pricing(
+    config: Config,
+    history: History,
+    assignment: Mapping[str, Sequence[str]],
+    lane_shares: Mapping[str, float] | None = None,
+    extra_args: Sequence[str] = (),
+) -> Pricing:
+    """The one cost model (planning.cost, planning.pricing) that `ci-toolkit plan` and `local --shard`
+    price shards with: each test in wall seconds of the lanes that run it (`lane_shares`, by default from
+    the lanes' workers), measured in its lane's mode, plus what each of a shard's pytest sessions pays
+    once. `extra_args`: the command line's pytest arguments, which can change a lane's mode."""
+    from ci_toolkit import timing as timings
+    from ci_toolkit.planning import cost, pricing
+    from ci_toolkit.run.argv import session_leaders
+
+    workers = lane_workers(config)
+    return pricing.lane_pricing(
+        history,
+        assignment,
+        cost.shares(workers) if lane_shares is None else lane_shares,
+        timings.lane_modes(config, workers, extra_args),
+        config.shard_overhead,
+        session_leaders(config),
     )
 
 
