@@ -132,15 +132,12 @@ def prepare(env: Env, base: Path) -> Prepared:
     clients = test_requirements(SMOKE_CLIENTS)
     install = [*pip, "-e", f"{ROOT}[{EXTRA}]", "-r", str(EXAMPLE_REQUIREMENTS), *clients]
     if env.lowest:
-        constraints = venv / "constraints.txt"
-        steps.append(["write-constraints", str(constraints)])
+        constraints = base / f"{env.name}-constraints.txt"
+        constraints.write_text("\n".join(floors()) + "\n")
         install += ["-c", str(constraints)]
     steps.append(install)
     log: list[str] = []
     for step in steps:
-        if step[0] == "write-constraints":
-            Path(step[1]).write_text("\n".join(floors()) + "\n")
-            continue
         done = subprocess.run(step, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False)
         log.append(f"$ {' '.join(step)}\n{done.stdout}{done.stderr}")
         if done.returncode != 0:

@@ -154,12 +154,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if getattr(config, "workerinput", None) is None and _asked(config):
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is None and _asked(config):  # the controller checks for its workers
         _check_versions()
     base = config.invocation_params.dir
     configure_shard(config, base)
     session_lanes.register(config, base)
-    workerinput = getattr(config, "workerinput", None)
     if workerinput is not None:
         groups.register_worker(config, workerinput)
         # xdist's controller collects nothing: the workers do, each all of it, so gw0 alone records the

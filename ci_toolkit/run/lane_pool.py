@@ -230,7 +230,6 @@ class Preparing:
     conftest.py. So the interpreter, pytest and the plugins load while the servers start."""
 
     def __init__(self, services: LaneServices, lane: Lane, workers: int, path: Path, run_id: str) -> None:
-        self.lane = lane
         self.error: BaseException | None = None
         path.parent.mkdir(parents=True, exist_ok=True)
         path.unlink(missing_ok=True)

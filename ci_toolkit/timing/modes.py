@@ -43,7 +43,9 @@ def lane_mode(config: Config, lane: Lane, workers: int = 0, extra_args: Sequence
     args = (*config.pytest_args, *lane.pytest_args, *extra_args)
     if any(arg in _NO_COVERAGE for arg in args):
         return mode("off", workers)
-    return mode("branch" if config.coverage.branch or "--cov-branch" in args else "line", workers)
+    if "--cov-branch" in args:
+        return mode("branch", workers)
+    return local_mode(config, workers)
 
 
 def lane_modes(config: Config, workers: Mapping[str, int], extra_args: Sequence[str] = ()) -> dict[str, str]:
