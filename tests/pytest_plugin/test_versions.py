@@ -118,3 +118,62 @@ def test_local_fails_before_any_test_runs_naming_the_versions(
     assert run.code == ExitCode.USAGE_ERROR, run.describe()
     assert EXPECTED in run.output
     assert "INTERNALERROR" not in run.output and "passed" not in run.output
+
+
+def reference(requirements: list[str], installed: dict[str, str], python: str) -> list[str]:
+    """What `packaging` alone says of each requirement: the problems' order aside, `problems` must agree."""
+    from packaging.requirements import Requirement
+    from packaging.version import Version
+
+    found = []
+    for text in requirements:
+        requirement = Requirement(text)
+        if requirement.marker is not None and not requirement.marker.evaluate(
+            {"extra": "", "python_version": python}
+        ):
+            continue
+        version = installed.get(requirement.name)
+        if version is None:
+            found.append(f"{requirement.name} is not installed")
+        elif not requirement.specifier.contains(Version(version), prereleases=True):
+            found.append(f"{requirement.name} {version} is installed")
+    return found
+
+
+@pytest.mark.parametrize("python", ["3.10", "3.11", "3.13"])
+@pytest.mark.parametrize(
+    "version",
+    ["7.4.4", "8", "8.0", "8.0.0", "8.0.1", "8.0.0rc1", "8.0.0.post1", "8.0.0.dev3", "10.2", "1!1.0"],
+)
+def test_the_shapes_decided_without_packaging_agree_with_packaging(version: str, python: str) -> None:
+    """ci-toolkit decides its own requirements' simple shapes without importing `packaging` (the
+    import was most of the check's cost in every pytest session); every answer must be packaging's."""
+    declared = [
+        "pytest>=8.0",
+        "pytest-cov >= 8.0.0",
+        "pytest-xdist[psutil]>=8",
+        'tomli>=8.0; python_version < "3.11"',
+        "mkdocs>=8.0 ; python_version >= '3.11'",
+        'ruff==9.9; extra == "test"',
+        "pytest-benchmark>=8.0,<10",  # two specifiers: packaging's
+        'click>=8.0; sys_platform == "linux"',  # another marker: packaging's
+    ]
+    names = ["pytest", "pytest-cov", "pytest-xdist", "tomli", "mkdocs", "ruff", "pytest-benchmark", "click"]
+    installed = dict.fromkeys(names, version)
+    said = [line.split(";")[0] for line in problems(declared, installed.get, python=python)]
+    assert sorted(said) == sorted(reference(declared, installed, python))
+    # And a package that is not installed at all.
+    del installed["pytest-xdist"]
+    said = [line.split(";")[0] for line in problems(declared, installed.get, python=python)]
+    assert sorted(said) == sorted(reference(declared, installed, python))
+
+
+def test_our_own_requirements_are_checked_without_importing_packaging() -> None:
+    code = (
+        "import sys\n"
+        "from ci_toolkit.versions import installed_problems\n"
+        "assert installed_problems() == []\n"
+        "print('packaging' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
