@@ -142,6 +142,20 @@ class World:
         assert not state.exists(), state.read_text()
 
 
+def unmeasured_env() -> dict[str, str]:
+    """Our environment without what would make a child process measured by this test session's coverage."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("COV_CORE_", "COVERAGE_"))}
+
+
+def coverage_run(root: Path, script: str, data: Path) -> Path:
+    """Branch coverage data of `python script` run in `root` by coverage.py, written to `data`."""
+    subprocess.run(
+        [sys.executable, "-m", "coverage", "run", "--branch", f"--data-file={data}", script],
+        cwd=root, env=unmeasured_env(), check=True, capture_output=True,
+    )  # fmt: skip
+    return data
+
+
 def git(cwd: Path, *args: str) -> str:
     """Run git in `cwd` as tests need it: a fixed identity, no user or system configuration (no signing,
     hooks or aliases of the machine's), and a failure that names git's own message. Its stdout, stripped."""

@@ -62,7 +62,9 @@ def analyse(data_file: str, out: str, rcfile: str, scope_file: str = "", part: s
             morfs = every[index::count]
             if not morfs:  # coverage.py would take an empty list for "every file"
                 return _empty(cov, out)
-        with _without_regions(), _one_connection(cov.get_data()):
+        from ci_toolkit.gate.parsed import PARSES
+
+        with _without_regions(), _one_connection(cov.get_data()), PARSES.reused():
             cov.json_report(morfs=morfs, outfile=out)
     except NoDataError as exc:
         return {"status": "nodata", "message": str(exc)}

@@ -18,6 +18,7 @@ from ci_toolkit.gate.analysis import analysis, parts_for
 from ci_toolkit.gate.inputfile import NOT_COVERAGE, one_line
 from ci_toolkit.gate.jsonreport import from_json
 from ci_toolkit.gate.measured import CoverageReport
+from ci_toolkit.gate.parsed import PARSES
 from ci_toolkit.gate.source import in_source
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -33,7 +34,10 @@ def load_data_file(
     if not measured or (source is not None and not source):
         return CoverageReport(files=(), has_branches=has_branches)
     scope = None if source is None else {"source": [str(s) for s in source], "known": []}
-    data = analysis(path, data_file, root, config_file, scope, parts=parts_for(len(measured)))
+    # Parsed while the tests ran (ci_toolkit.gate.parsed), the files take this process a fraction of the
+    # time: splitting them between processes would only add the children's start-up.
+    parts = 1 if PARSES.complete else parts_for(len(measured))
+    data = analysis(path, data_file, root, config_file, scope, parts=parts)
     if data is None:
         return CoverageReport(files=(), has_branches=has_branches)
     report = from_json(data, root, source=path)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from support import coverage_run
 
 from ci_toolkit.errors import DataError
 from ci_toolkit.gate import analysis
@@ -176,12 +175,7 @@ def measured(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
         "from pkg import m0, m1, m2, m3, m4, m5\nm0.f(9)\nm1.f(0)\nm2.f(2)\nm3.f(5)\n"
     )
     (root / "pyproject.toml").write_text('[tool.coverage.report]\nomit = ["*/m5.py"]\n')
-    data = root / "data.cov"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("COV_CORE_", "COVERAGE_"))}
-    subprocess.run(
-        [sys.executable, "-m", "coverage", "run", "--branch", f"--data-file={data}", "drive.py"],
-        cwd=root, env=env, check=True, capture_output=True,
-    )  # fmt: skip
+    data = coverage_run(root, "drive.py", root / "data.cov")
     return root, data
 
 
