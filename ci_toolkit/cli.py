@@ -16,29 +16,47 @@ from ci_toolkit.signals import install_sigterm_as_interrupt
 install_sigterm_as_interrupt(started=False)
 
 import gc  # noqa: E402
+import importlib  # noqa: E402
 import sys  # noqa: E402
 
 import click  # noqa: E402
 
 from ci_toolkit import __version__  # noqa: E402
-from ci_toolkit.commands import (  # noqa: E402
-    gate,
-    init,
-    local,
-    merge,
-    paths,
-    plan,
-    publish,
-    report,
-    services,
-    split_report,
-    timings,
-)
 from ci_toolkit.commands.base import INTERRUPTED, Group, stdout_gone  # noqa: E402
 from ci_toolkit.errors import ExitCode  # noqa: E402
 
+# Each command's module (ci_toolkit.commands) and the click command in it, imported when the command is
+# asked for: a run of one command does not pay for importing the other ten (`--help` imports them all).
+COMMANDS = {
+    "local": "local:command",
+    "merge": "merge:command",
+    "gate": "gate:command",
+    "report": "report:command",
+    "services": "services:group",
+    "plan": "plan:command",
+    "timings": "timings:group",
+    "split-report": "split_report:command",
+    "paths": "paths:command",
+    "publish": "publish:command",
+    "init": "init:command",
+}
 
-@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+
+class LazyGroup(Group):
+    """The top-level group: its commands are COMMANDS, each imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            module, attribute = COMMANDS[cmd_name].split(":")
+            command = getattr(importlib.import_module(f"ci_toolkit.commands.{module}"), attribute)
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ci-toolkit")
 def cli() -> None:
     """Run a Python project's tests the way CI does: lanes, xdist, merged coverage, a fail-closed gate.
@@ -47,22 +65,6 @@ def cli() -> None:
     Exit codes: 0 ok, 1 tests failed, 2 configuration or usage error,
     3 coverage gate failed, 4 no tests collected, 70 internal error.
     """
-
-
-for _command in (
-    local.command,
-    merge.command,
-    gate.command,
-    report.command,
-    services.group,
-    plan.command,
-    timings.group,
-    split_report.command,
-    paths.command,
-    publish.command,
-    init.command,
-):
-    cli.add_command(_command)
 
 
 def main() -> None:

@@ -88,8 +88,10 @@ def command_sections(cmd: click.Command, path: str, parent: click.Context | None
     if options:
         yield "\n".join(option_line(p) for p in options)
     if isinstance(cmd, click.Group):
-        for name in sorted(cmd.commands):
-            yield from command_sections(cmd.commands[name], f"{path} {name}", ctx)
+        for name in cmd.list_commands(ctx):  # the top-level group imports its commands when asked
+            sub = cmd.get_command(ctx, name)
+            if sub is not None:
+                yield from command_sections(sub, f"{path} {name}", ctx)
 
 
 class _OptionRecorder:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -81,6 +82,7 @@ def _run_locked(
     against: Against,
     html: bool = False,
 ) -> int:
+    from ci_toolkit.gate.parsed import PARSES
     from ci_toolkit.run import layout as outdir
     from ci_toolkit.run import runner
     from ci_toolkit.services.manager import Services
@@ -91,8 +93,17 @@ def _run_locked(
     # stops every service the run started, before the gate and the summary.
     with sigterm_as_interrupt(), Services(config, backend=backend) as services:
         services.clean_leftovers(needed)
-        preloading = preload_in_background(AFTER_LANES)
-        outcome = runner.run_lanes(config, tuple(pytest_args), services if needed else None, shard=shard_spec)
+        # The gate's parse of the source, while the tests run; not for a run that will not be gated.
+        gated = not only_lanes and shard_spec is None
+        preloading = Preload(AFTER_LANES, then=partial(parse_sources, config) if gated else None)
+        lane_services = services if needed else None
+        try:
+            outcome = runner.run_lanes(
+                config, tuple(pytest_args), lane_services, shard=shard_spec, checked=True,
+                started=preloading.start,
+            )  # fmt: skip
+        finally:
+            PARSES.stop()
     preloading.join()
     # Only a run that finished gets here (an interrupt raises): its durations join the history.
     record_timings(config, outcome.lanes, sharded=shard_spec is not None, pytest_args=pytest_args)
@@ -173,23 +184,51 @@ AFTER_LANES = (
 )
 
 
-def preload_in_background(modules: Sequence[str]) -> threading.Thread:
-    """Import `modules` in a daemon thread; join() it before relying on them being there.
+class Preload:
+    """`modules` imported, then `then` called, in a daemon thread: what the run needs once the lanes end,
+    done while they run. Started once the first pytest is on its way (`start`, idempotent), so that it
+    does not compete for the interpreter with the work that gets pytest going; join() before relying on it.
 
     Only modules the main thread does not import meanwhile: concurrent imports of one module are
     safe, but a cycle between two threads' imports is not. A module that fails to import is left for
     the code that imports it to report, in its own words."""
 
-    def load() -> None:
-        for name in modules:
+    def __init__(self, modules: Sequence[str], then: Callable[[], None] | None = None) -> None:
+        self.modules, self.then = tuple(modules), then
+        self.thread = threading.Thread(target=self._load, name="ci-toolkit-preload", daemon=True)
+
+    def start(self) -> None:
+        if self.thread.ident is None:
+            self.thread.start()
+
+    def join(self) -> None:
+        self.start()  # no lane started: it has the whole machine to itself now
+        self.thread.join()
+
+    def _load(self) -> None:
+        for name in self.modules:
             try:
                 importlib.import_module(name)
             except Exception:  # reported by the import that needs it
                 return
+        if self.then is not None:
+            self.then()
 
-    thread = threading.Thread(target=load, name="ci-toolkit-preload", daemon=True)
-    thread.start()
-    return thread
+
+def parse_sources(config: Config) -> None:
+    """coverage.py's parse of the files the gate will judge, made while the tests run
+    (ci_toolkit.gate.parsed)."""
+
+    def files() -> list[str]:
+        from ci_toolkit.gate.source import candidate_files, resolve_source
+        from ci_toolkit.run import argv
+
+        entries = argv.coverage_sources(config)
+        return sorted(candidate_files(resolve_source(entries, config.root, str(config.path or config.root))))
+
+    from ci_toolkit.gate.parsed import PARSES
+
+    PARSES.parse(files, config.root, config.coverage.branch)
 
 
 def _shard_times(plan: Plan, shard: tuple[int, int], lanes: Sequence[LaneResult]) -> Sequence[ShardTime]:

@@ -8,8 +8,9 @@ it (`python -m ci_toolkit.config.reference --write`).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ci_toolkit.lazy import exports
 
 if TYPE_CHECKING:
     from ci_toolkit.config.keys import COVERAGE_KEYS, LANE_KEYS, SCHEDULERS, TOP_KEYS, max_workers
@@ -41,13 +42,7 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = exports(__name__, _HOMES, globals())
 
 
 __all__ = [

@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import select
 import subprocess
 import sys
 import threading
@@ -42,7 +43,7 @@ from typing import Protocol, TextIO
 from ci_toolkit.config import Config, Lane
 from ci_toolkit.console import LaneProgress, StatusLine, wants_color
 from ci_toolkit.errors import DataError, PytestExit
-from ci_toolkit.run import junit_split, sessions
+from ci_toolkit.run import sessions
 from ci_toolkit.run.argv import autoload_enabled, lane_command, resolve_workers
 from ci_toolkit.run.collect import FirstLaneCheck
 from ci_toolkit.run.exchange import lanes as lanes_file
@@ -255,8 +256,26 @@ class Preparing:
 
 
 def _wait_any(running: Sequence[Running]) -> None:
-    """Up to _POLL seconds, less when the first running lane ends meanwhile: the last lane's end, the
-    common case, is then seen at once rather than at the next look."""
+    """Up to _POLL seconds, less when a running lane ends meanwhile: on Linux the moment it ends (a pidfd
+    becomes readable), elsewhere within the few milliseconds Popen.wait polls at, for the first lane (the
+    last lane's end, the common case)."""
+    pidfd_open = getattr(os, "pidfd_open", None)
+    if pidfd_open is not None:
+        fds: list[int] = []
+        try:
+            for lane_run in running:
+                fds.append(pidfd_open(lane_run.proc.pid))
+        except OSError:  # already reaped, or a kernel before 5.3: look again at once, or poll
+            pass
+        else:
+            poller = select.poll()
+            for fd in fds:
+                poller.register(fd, select.POLLIN)
+            poller.poll(_POLL * 1000)
+            return
+        finally:
+            for fd in fds:
+                os.close(fd)
     with contextlib.suppress(subprocess.TimeoutExpired):
         running[0].proc.wait(timeout=_POLL)
 
@@ -289,8 +308,10 @@ class Pool:
         *,
         run_id: str = "",
         assignment: Mapping[str, Sequence[str]] | None = None,
+        started: Callable[[], None] | None = None,
     ) -> None:
         self.run_id = run_id
+        self.started = started  # called once, when the first lane's pytest has started
         self.config = config
         self.paths = paths
         self.extra_args = tuple(extra_args)
@@ -346,6 +367,9 @@ class Pool:
                         if started is not None:
                             running.append(started)
                             first_lane = started if first else first_lane
+                            if self.started is not None:
+                                self.started()
+                                self.started = None
                     for lane_run in [r for r in running if r.proc.poll() is not None]:
                         running.remove(lane_run)
                         result = self.end(lane_run, lane_run.proc.returncode)
@@ -504,6 +528,8 @@ def split_session(
         return {}
     junit = paths.session_junit_file(shared.lane.name)
     if junit.is_file():
+        from ci_toolkit.run import junit_split  # an XML parser: not before the lanes start
+
         junit_split.write(junit, assignment, names, {name: paths.junit_file(name) for name in names})
     codes: dict[str, int] = {}
     for name, mine in sessions.split(recorded, assignment, names).items():

@@ -258,7 +258,8 @@ def check(config: Config) -> Path:
             f"{_key(config)}: {directory} must not be the project root or one of its parents "
             "(ci-toolkit clears its output_dir before every run)"
         )
-    tracked = tracked_files(config, directory)
+    # Nothing there, nothing to clear: git need not be asked (a run from a fresh checkout, every CI run).
+    tracked = tracked_files(config, directory) if os.path.lexists(directory) else []
     if tracked:
         more = f" and {len(tracked) - 1} more" if len(tracked) > 1 else ""
         raise ConfigError(

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ci_toolkit.config import Config
 from ci_toolkit.errors import CiToolkitError, ConfigError
-from ci_toolkit.run import combine as merge
 from ci_toolkit.run import lanes as lanes_mod
 from ci_toolkit.run import layout
 from ci_toolkit.run.argv import lane_workers
@@ -51,6 +50,9 @@ def run_lanes(
     extra_args: Sequence[str] = (),
     services: LaneServices | None = None,
     shard: tuple[int, int] | None = None,
+    *,
+    checked: bool = False,
+    started: Callable[[], None] | None = None,
 ) -> RunOutcome:
     """Check the lanes against the collected tests, run every lane in order (a failing lane does not
     stop the others) and combine their coverage. Lane problems raise ConfigError before any test runs.
@@ -66,9 +68,13 @@ def run_lanes(
     shards once (plan.json), every lane runs only its tests in shard K (`--ci-shard K/N --ci-plan
     plan.json`), and a lane with none there is skipped. That collection run does without the services'
     variables, unless it fails without them (a conftest.py that needs DATABASE_URL at import): then it
-    is run again once the services are up, with them."""
+    is run again once the services are up, with them.
+
+    `checked`: the caller holds the output dir's lock (layout.lock), which checked the dir. `started`:
+    called once the first lane's pytest has been started."""
     paths = RunPaths.for_config(config)
-    layout.check(config)  # not the root, a parent of it, or a home of tracked files: it gets cleared
+    if not checked:
+        layout.check(config)  # not the root, a parent of it, or a home of tracked files: it gets cleared
     paths.prepare(config)
     check: LaneCheck | None = None
     plan: Plan | None = None
@@ -99,10 +105,12 @@ def run_lanes(
         }
     pool = Pool(
         config, paths, extra_args, services, shard, first_check, check, counts, run_id=run_id,
-        assignment=None if shard is None else collected.tests,
+        assignment=None if shard is None else collected.tests, started=started,
     )  # fmt: skip
     results = pool.run()
     run_record.write(paths.run_file, results, shard)
+    from ci_toolkit.run import combine as merge  # sqlite3: not before the lanes start
+
     coverage_file = merge.combine(paths.coverage_data_files(), paths.coverage_file)
     return RunOutcome(
         lanes=tuple(results), coverage_file=coverage_file, check=pool.check, shard=shard, plan=plan

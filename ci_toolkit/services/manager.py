@@ -23,7 +23,6 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import os
-import secrets
 import shutil
 import sys
 import threading
@@ -366,7 +365,7 @@ class Services:
         right after the mkdir still leaves a record naming it."""
         self.workdir_base.mkdir(parents=True, exist_ok=True)
         while True:
-            workdir = self.workdir_base / f"{spec.name}-{secrets.token_hex(4)}"
+            workdir = self.workdir_base / f"{spec.name}-{os.urandom(4).hex()}"
             pending = Endpoint(spec.name, spec.kind, backend, host="", port=0)
             self._ours[spec.name] = Record(
                 pending, str(workdir), self.owner, os.getpid(), fingerprint(spec), starting=True

@@ -8,12 +8,15 @@ when not ready, whose `detail` says what was seen, for the timeout message.
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 DEFAULT_TIMEOUT = 1.0
+
+if TYPE_CHECKING:
+    import socket
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,8 @@ class ProbeResult:
 
 def connect(host: str, port: int | None, timeout: float) -> socket.socket:
     """A connected socket; `port` None: `host` is the path of a unix socket."""
+    import socket  # here: the configuration imports this module, and socket costs it milliseconds
+
     if port is None:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:

@@ -8,43 +8,98 @@ the modes durations are measured in (`modes`).
 
 from __future__ import annotations
 
-from ci_toolkit.timing.estimate import DEFAULT, DEFAULT_CALL, LABELS, SOURCES, Estimator, file_of, in_mode
-from ci_toolkit.timing.modes import UNKNOWN, describe, lane_mode, lane_modes, local_mode, mode
-from ci_toolkit.timing.observe import (
-    observations_from_durations,
-    observations_from_file,
-    observations_from_junit,
-    observations_from_results,
-)
-from ci_toolkit.timing.reading import warn
-from ci_toolkit.timing.sessions import session_cost
-from ci_toolkit.timing.smoothing import (
-    MAX_SECONDS,
-    History,
-    Observation,
-    SessionCost,
-    SessionTiming,
-    TestTiming,
-    empty,
-    entries,
-    merge,
-    update,
-)
-from ci_toolkit.timing.store import (
-    HISTORY_VERSION,
-    REPORTED_ENV,
-    TOOL,
-    Located,
-    beside,
-    load,
-    locate,
-    project_name,
-    read,
-    read_own,
-    save,
-    tell,
-    to_json,
-)
+from typing import TYPE_CHECKING
+
+from ci_toolkit.lazy import exports
+
+if TYPE_CHECKING:
+    from ci_toolkit.timing.estimate import DEFAULT, DEFAULT_CALL, LABELS, SOURCES, Estimator, file_of, in_mode
+    from ci_toolkit.timing.modes import UNKNOWN, describe, lane_mode, lane_modes, local_mode, mode
+    from ci_toolkit.timing.observe import (
+        observations_from_durations,
+        observations_from_file,
+        observations_from_junit,
+        observations_from_results,
+    )
+    from ci_toolkit.timing.reading import REPORTED_ENV, warn
+    from ci_toolkit.timing.sessions import session_cost
+    from ci_toolkit.timing.smoothing import (
+        MAX_SECONDS,
+        History,
+        Observation,
+        SessionCost,
+        SessionTiming,
+        TestTiming,
+        empty,
+        entries,
+        merge,
+        update,
+    )
+    from ci_toolkit.timing.store import (
+        HISTORY_VERSION,
+        TOOL,
+        Located,
+        beside,
+        load,
+        locate,
+        project_name,
+        read,
+        read_own,
+        save,
+        tell,
+        to_json,
+    )
+
+# Each public name and the module that defines it, imported on first use (PEP 562): what needs one name
+# (the run's environment, a pytest plugin reading the history) does not import every module of the package.
+_HOMES = {
+    "DEFAULT": "estimate",
+    "DEFAULT_CALL": "estimate",
+    "LABELS": "estimate",
+    "SOURCES": "estimate",
+    "Estimator": "estimate",
+    "file_of": "estimate",
+    "in_mode": "estimate",
+    "UNKNOWN": "modes",
+    "describe": "modes",
+    "lane_mode": "modes",
+    "lane_modes": "modes",
+    "local_mode": "modes",
+    "mode": "modes",
+    "observations_from_durations": "observe",
+    "observations_from_file": "observe",
+    "observations_from_junit": "observe",
+    "observations_from_results": "observe",
+    "warn": "reading",
+    "session_cost": "sessions",
+    "MAX_SECONDS": "smoothing",
+    "History": "smoothing",
+    "Observation": "smoothing",
+    "SessionCost": "smoothing",
+    "SessionTiming": "smoothing",
+    "TestTiming": "smoothing",
+    "empty": "smoothing",
+    "entries": "smoothing",
+    "merge": "smoothing",
+    "update": "smoothing",
+    "HISTORY_VERSION": "store",
+    "REPORTED_ENV": "reading",
+    "TOOL": "store",
+    "Located": "store",
+    "beside": "store",
+    "load": "store",
+    "locate": "store",
+    "project_name": "store",
+    "read": "store",
+    "read_own": "store",
+    "save": "store",
+    "tell": "store",
+    "to_json": "store",
+}
+
+
+__getattr__ = exports(__name__, _HOMES, globals())
+
 
 __all__ = [
     "DEFAULT",

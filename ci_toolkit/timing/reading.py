@@ -15,6 +15,10 @@ from typing import Any
 
 from ci_toolkit.errors import DataError
 
+# Set by `ci-toolkit local` for its lanes' pytest: the history it names is reported on by the run itself
+# (store.tell). Here, in a light module: the run sets it before its first pytest starts.
+REPORTED_ENV = "CI_TOOLKIT_TIMINGS_REPORTED"
+
 
 class Unusable(Exception):
     """A file that cannot be used as what it was read as; str: why, without the path."""

@@ -33,7 +33,16 @@ from ci_toolkit.errors import DataError
 from ci_toolkit.files import atomic
 from ci_toolkit.timing.modes import is_mode
 from ci_toolkit.timing.observe import durations
-from ci_toolkit.timing.reading import Unusable, data_error, decode, parse_json, read_bytes, short, warn
+from ci_toolkit.timing.reading import (
+    REPORTED_ENV,
+    Unusable,
+    data_error,
+    decode,
+    parse_json,
+    read_bytes,
+    short,
+    warn,
+)
 from ci_toolkit.timing.smoothing import (
     MAX_SECONDS,
     History,
@@ -50,8 +59,6 @@ _READS = (1, HISTORY_VERSION)  # version 1: no modes
 TOOL = "ci-toolkit"
 _WHAT = "timing history"
 _DIGITS = 4  # 0.1 ms: finer than any timer noise worth keeping, and keeps the file diffable
-# Set by `ci-toolkit local` for its lanes' pytest: the history it names is reported on by the run itself.
-REPORTED_ENV = "CI_TOOLKIT_TIMINGS_REPORTED"
 
 
 def project_name(root: Path) -> str:

