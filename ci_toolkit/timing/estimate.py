@@ -8,6 +8,7 @@ were, used unconverted and said to be so by its source.
 
 from __future__ import annotations
 
+import functools
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -132,9 +133,11 @@ def file_of(nodeid: str) -> str:
     return nodeid.split("::", 1)[0]
 
 
-def _parents(path: str) -> list[str]:
-    """Nearest first, without the root: a mean over the whole project is what "global" is for."""
-    return [str(parent) for parent in PurePosixPath(path).parents if str(parent) != "."]
+@functools.lru_cache(maxsize=4096)
+def _parents(path: str) -> tuple[str, ...]:
+    """Nearest first, without the root: a mean over the whole project is what "global" is for. Cached:
+    asked for every test, of a few hundred files."""
+    return tuple(str(parent) for parent in PurePosixPath(path).parents if str(parent) != ".")
 
 
 def _median(group: Sequence[TestTiming]) -> TestTiming:

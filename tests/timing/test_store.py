@@ -40,6 +40,10 @@ def test_save_writes_sorted_rounded_versioned_json_and_load_reads_it_back(tmp_pa
         },
     }
     assert path.read_text().index('"a.py::t"') < path.read_text().index('"b.py::t"')
+    # One test a line: a committed history diffs and merges a test at a time.
+    lines = path.read_text().splitlines()
+    assert [line.strip()[:9] for line in lines if "::t" in line] == ['"a.py::t"', '"b.py::t"']
+    assert all(json.loads("{" + line.strip().rstrip(",") + "}") for line in lines if "::t" in line)
     assert [p.name for p in path.parent.iterdir()] == ["timings.json"]  # no temporary file left
     loaded = load(path, "app")
     assert loaded.tests["b.py::t"] == TestTiming(0.1235, 2.0, 0.0, 3, 4, "unit")

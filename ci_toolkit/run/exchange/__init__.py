@@ -35,7 +35,9 @@ _T = TypeVar("_T")
 
 
 def dumps(doc: Any) -> str:
-    return json.dumps(doc, indent=1, allow_nan=False) + "\n"
+    # Not indented: only programs read these, and indenting takes json's pure-Python encoder, several
+    # times slower than its C one, at the end of every pytest session (the results of every test).
+    return json.dumps(doc, allow_nan=False) + "\n"
 
 
 def write(path: Path, doc: Any) -> None:
