@@ -142,6 +142,13 @@ class World:
         assert not state.exists(), state.read_text()
 
 
+def imports_after(code: str) -> set[str]:
+    """The modules a fresh interpreter has imported once it has run `code`."""
+    script = f"{code}\nimport sys\nprint('\\n'.join(sys.modules))\n"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    return set(done.stdout.split())
+
+
 def unmeasured_env() -> dict[str, str]:
     """Our environment without what would make a child process measured by this test session's coverage."""
     return {k: v for k, v in os.environ.items() if not k.startswith(("COV_CORE_", "COVERAGE_"))}

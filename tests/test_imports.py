@@ -30,7 +30,7 @@ STAGES = (
     "scaffold",
     "commands",
 )
-BASE = ("errors", "console", "signals", "files", "__init__", "__main__")
+BASE = ("errors", "console", "signals", "files", "lazy", "__init__", "__main__")
 # (importer stage, imported stage): the one fact a lower stage takes from a later one, and why.
 ALLOWED_BACKWARDS = {
     # The output-dir layout says which files a run clears; config refuses a `timings` path among them.

@@ -8,15 +8,46 @@ changed shape: before 8.4 it raises its own ParseError ("at column N: message"),
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 Matcher = Callable[..., bool]
 
+_STANDALONE = "ci_toolkit.config._pytest_mark_expression"
+
+
+def _expression_module() -> ModuleType:
+    """pytest's `_pytest.mark.expression`. In a pytest process, the one pytest uses. In ci-toolkit's own
+    process, which checks the lanes' expressions before it starts pytest, that module's file alone: it
+    needs only the standard library, while importing it the usual way imports `_pytest.mark`, and with
+    it most of pytest, tens of milliseconds before the first lane can start. A pytest whose module
+    needs more is imported the usual way."""
+    loaded = sys.modules.get("_pytest.mark.expression") or sys.modules.get(_STANDALONE)
+    if loaded is not None:
+        return loaded
+    try:
+        # Anything missing on the way (no pytest, another layout) raises, and the usual import decides.
+        origin = Path(importlib.util.find_spec("_pytest").origin)  # type: ignore[union-attr,arg-type]
+        spec = importlib.util.spec_from_file_location(_STANDALONE, origin.parent / "mark" / "expression.py")
+        module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+        sys.modules[_STANDALONE] = module  # dataclasses looks its module up there
+        spec.loader.exec_module(module)  # type: ignore[union-attr]
+        module.Expression.compile("a and not (b or c)")
+    except Exception:
+        sys.modules.pop(_STANDALONE, None)
+        from _pytest.mark import expression
+
+        return expression
+    return module
+
 
 def compile_expression(text: str) -> Any:
     """pytest's compiled expression for `text`; ValueError("at column N: message") when it is not one."""
-    from _pytest.mark import expression
+    expression = _expression_module()
 
     parse_error: type[Exception] = getattr(expression, "ParseError", SyntaxError)
     try:
@@ -33,7 +64,7 @@ _KEYWORDS_NEED = "matching a marker's arguments, name(key=value), needs pytest 8
 
 def keyword_matching() -> bool:
     """Whether this pytest's `-m` matches a marker's arguments (`integration(kind="db")`, pytest >= 8.3)."""
-    from _pytest.mark import expression
+    expression = _expression_module()
 
     try:
         expression.Expression.compile('m(k="v")')

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
+from support import imports_after
 
 from ci_toolkit.config import markers
 
@@ -44,3 +47,44 @@ def test_the_matcher_evaluates_an_items_markers_as_pytest_m_does() -> None:
     item = _Item(_Mark("integration"), _Mark("db"))
     assert markers.compile_expression("integration and db").evaluate(markers.matcher(item))
     assert not markers.compile_expression("integration and not db").evaluate(markers.matcher(item))
+
+
+def test_outside_pytest_the_parser_is_loaded_without_pytest(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ci-toolkit checks the lanes' expressions before it starts pytest: with pytest's parser module alone,
+    not `_pytest.mark` and most of pytest with it. Its answers are pytest's own."""
+    real = sys.modules["_pytest.mark.expression"]
+    monkeypatch.delitem(sys.modules, "_pytest.mark.expression")
+    monkeypatch.delitem(sys.modules, markers._STANDALONE, raising=False)
+    try:
+        alone = markers._expression_module()
+        assert alone is not real and alone.__name__ == markers._STANDALONE
+        assert markers._expression_module() is alone  # loaded once
+        for text in ("unit and not slow", "a and (", "not", "x(k=1)"):
+            with monkeypatch.context() as m:
+                m.setitem(sys.modules, "_pytest.mark.expression", real)
+                expected = _outcome(text)
+            assert _outcome(text) == expected, text
+    finally:
+        sys.modules.pop(markers._STANDALONE, None)
+
+
+def test_a_parser_not_loadable_alone_is_imported_the_usual_way(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = sys.modules["_pytest.mark.expression"]
+    monkeypatch.delitem(sys.modules, "_pytest.mark.expression")
+    monkeypatch.delitem(sys.modules, markers._STANDALONE, raising=False)
+    monkeypatch.setattr(markers.importlib.util, "find_spec", lambda name: None)
+    assert markers._expression_module() is real
+    assert markers._STANDALONE not in sys.modules
+
+
+def test_ci_toolkit_checks_expressions_without_importing_pytest() -> None:
+    code = "from ci_toolkit.config.markers import compile_expression\ncompile_expression('a or not b')"
+    assert "_pytest" not in imports_after(code)
+
+
+def _outcome(text: str) -> str:
+    try:
+        markers.compile_expression(text)
+    except ValueError as exc:
+        return f"error: {exc}"
+    return "ok"
