@@ -92,7 +92,9 @@ def _run_locked(
     # SIGTERM (a cancelled CI job) must stop the services as surely as Ctrl-C does; leaving the block
     # stops every service the run started, before the gate and the summary.
     with sigterm_as_interrupt(), Services(config, backend=backend) as services:
-        services.clean_leftovers(needed)
+        # What killed runs recorded; what they left unrecorded goes as the lanes' services start
+        # (Services.start_background), while the first pytest starts.
+        services.clean_leftovers()
         # The gate's parse of the source, while the tests run; not for a run that will not be gated.
         gated = not only_lanes and shard_spec is None
         preloading = Preload(AFTER_LANES, then=partial(parse_sources, config) if gated else None)

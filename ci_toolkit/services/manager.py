@@ -210,10 +210,15 @@ class Services:
                 continue
             if self._stop(record, why="left behind by an interrupted run"):
                 cleaned.append(record)
+        self.remove_unrecorded(names)
+        return cleaned
+
+    def remove_unrecorded(self, names: Sequence[str]) -> None:
+        """What the backends the services `names` may run on can find of this project's runs that was never
+        recorded (docker: a container of a run killed while it started), removed."""
         wanted = [self.override or self.specs[name].backend for name in names if name in self.specs]
         for backend_name in dict.fromkeys(name for w in wanted for name in candidate_backends(w)):
             self._remove_unrecorded(backend_name)
-        return cleaned
 
     def _remove_unrecorded(self, backend_name: str) -> None:
         try:
@@ -251,17 +256,21 @@ class Services:
 
     def start_background(self, names: Sequence[str]) -> None:
         """Begin starting `names` in a thread and return at once, so that work which needs no service
-        (the collection run, lanes without services) overlaps the servers' start-up. ensure() and
-        close() wait for it; its messages are shown then, not in the middle of a lane's output."""
+        (the collection run, lanes without services, every pytest's start-up) overlaps the servers'
+        start-up. ensure() and close() wait for it; its messages are shown then, not in the middle of a
+        lane's output. The thread first does `remove_unrecorded(names)`: asking docker what it holds
+        takes tens of milliseconds the run need not wait for."""
         self.join()
         self._check_names(names)
         if all(name in self._ours for name in names):
+            self.remove_unrecorded(names)
             return
         pending = _Pending()
 
         def start() -> None:
             echo, self.echo = self.echo, pending.lines.append
             try:
+                self.remove_unrecorded(names)
                 for name in [name for name in self.specs if name in names]:
                     if name not in self._ours:
                         self._start(self.specs[name])
