@@ -97,6 +97,7 @@ def _run_locked(
         services.clean_leftovers()
         # The gate's parse of the source, while the tests run; not for a run that will not be gated.
         gated = not only_lanes and shard_spec is None
+        PARSES.begin()
         preloading = Preload(AFTER_LANES, then=partial(parse_sources, config) if gated else None)
         lane_services = services if needed else None
         try:

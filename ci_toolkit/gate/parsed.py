@@ -76,6 +76,13 @@ class Parses:
         """`parse` returns after the file it is parsing."""
         self._stop.set()
 
+    def begin(self) -> None:
+        """Forget an earlier run's parses and stop (a process that runs `local` more than once): called
+        before the thread that will `parse` starts."""
+        self._by_file.clear()
+        self._stop.clear()
+        self.complete = False
+
     def take(self, filename: str, exclude: str) -> Any | None:
         """The parse of `filename` if it is the one coverage.py would make now, else None."""
         parsed = self._by_file.get(filename)

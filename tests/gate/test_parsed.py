@@ -100,6 +100,17 @@ def test_stop_ends_the_parse(here: Path) -> None:
         assert PythonFileReporter.__dict__["parser"].fget.__module__ == "coverage.python"
 
 
+def test_a_new_run_begins_with_nothing_of_the_last(here: Path) -> None:
+    parses = parsed.Parses()
+    name = os.path.realpath(here)
+    parses.parse(lambda: [name], here.parent.parent, branch=False)
+    parses.stop()
+    parses.begin()
+    assert not parses.complete and parses.take(name, exclusions()) is None
+    parses.parse(lambda: [name], here.parent.parent, branch=False)  # the last run's stop is forgotten
+    assert parses.complete and parses.take(name, exclusions()) is not None
+
+
 def test_nothing_is_parsed_for_an_analysis_that_will_not_run_here(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
