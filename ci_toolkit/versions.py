@@ -13,6 +13,7 @@ they are used, never compared by version string.
 
 from __future__ import annotations
 
+import operator
 import re
 import sys
 from collections.abc import Callable, Iterable
@@ -28,6 +29,10 @@ _PYTHON = re.compile(
     r"python_version\s*(?P<op><=|>=|==|!=|<|>)\s*(?P<q>[\"'])(?P<version>\d+(?:\.\d+)*)(?P=q)"
 )
 _RELEASE = re.compile(r"\d+(?:\.\d+)*")
+_OPERATORS = {
+    "<": operator.lt, "<=": operator.le, ">": operator.gt,
+    ">=": operator.ge, "==": operator.eq, "!=": operator.ne,
+}  # fmt: skip
 
 
 def problems(
@@ -89,7 +94,7 @@ def _simple_problem(text: str, installed: Callable[[str], str | None], python: s
         current = python if python is not None else f"{sys.version_info[0]}.{sys.version_info[1]}"
         if python_marker is None or not _RELEASE.fullmatch(current):
             return None
-        if not _compare(_release(current), python_marker["op"], _release(python_marker["version"])):
+        if not _OPERATORS[python_marker["op"]](_release(current), _release(python_marker["version"])):
             return ""
     name = match["name"]
     needed = f"{name}>={match['floor']}"
@@ -109,17 +114,6 @@ def _release(text: str) -> tuple[int, ...]:
     while len(numbers) > 1 and numbers[-1] == 0:
         numbers.pop()
     return tuple(numbers)
-
-
-def _compare(left: tuple[int, ...], op: str, right: tuple[int, ...]) -> bool:
-    return {
-        "<": left < right,
-        "<=": left <= right,
-        ">": left > right,
-        ">=": left >= right,
-        "==": left == right,
-        "!=": left != right,
-    }[op]
 
 
 def installed_problems() -> list[str]:

@@ -6,6 +6,7 @@ then used by `judge` (patch coverage) and `delta` (the change against a saved ve
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -64,12 +65,19 @@ def judge(data: Path | None, config: Config, against: Against | None = None) -> 
         # source must never count), so the gate fails closed, once the data itself proved to be coverage.
         covdata.load(data, config.root, source=())
         return gate.unjudged(f"no coverage source to judge: {exc}")
-    source = covdata.resolve_source(entries, config.root, str(config.path or config.root))
-    report = covdata.load(data, config.root, source=source)
+    report = covdata.load(data, config.root, source=resolved_source(config, entries))
     found = None
     if against is not None and against.base is not None:
         found = patch.measure(against.base.ref, patch.changed_lines(config.root, against.base), report)
     return gate.evaluate(report, config.coverage, found)
+
+
+def resolved_source(config: Config, entries: Sequence[str]) -> tuple[Path, ...]:
+    """The paths the coverage source `entries` name in the project: what the gate judges (and what
+    `local` has coverage.py parse while the tests run). ConfigError for an entry that names nothing."""
+    from ci_toolkit.gate.source import resolve_source
+
+    return resolve_source(entries, config.root, str(config.path or config.root))
 
 
 def delta(verdict: Verdict | None, against: Against) -> Delta | None:

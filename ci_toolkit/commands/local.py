@@ -15,7 +15,7 @@ import click
 from ci_toolkit.commands import options
 from ci_toolkit.commands.base import Command
 from ci_toolkit.commands.common import load_config, publish
-from ci_toolkit.commands.judge import Against, delta, judge, prepare
+from ci_toolkit.commands.judge import Against, delta, judge, prepare, resolved_source
 from ci_toolkit.errors import CiToolkitError, ConfigError, ExitCode, PytestExit
 
 if TYPE_CHECKING:
@@ -223,11 +223,10 @@ def parse_sources(config: Config) -> None:
     (ci_toolkit.gate.parsed)."""
 
     def files() -> list[str]:
-        from ci_toolkit.gate.source import candidate_files, resolve_source
+        from ci_toolkit.gate.source import candidate_files
         from ci_toolkit.run import argv
 
-        entries = argv.coverage_sources(config)
-        return sorted(candidate_files(resolve_source(entries, config.root, str(config.path or config.root))))
+        return sorted(candidate_files(resolved_source(config, argv.coverage_sources(config))))
 
     from ci_toolkit.gate.parsed import PARSES
 

@@ -161,15 +161,20 @@ _CHILD_ENV_DROP = (
 )
 
 
-def _analyse_here(args: Sequence[str], root: Path) -> dict[str, Any] | None:
-    """Analyse in this process when that is safe, saving an interpreter start-up; None when it is not.
+def safe_here() -> bool:
+    """Whether the analysis may run in this process, saving an interpreter start-up.
 
     coverage.py fixes its idea of the current directory when a Coverage object is made, and a process
     being measured (our own test suite) must not have its cwd moved under it: then a child does it.
     """
     import coverage
 
-    if coverage.Coverage.current() is not None or os.environ.get("CI_TOOLKIT_ANALYSE_IN_CHILD"):
+    return coverage.Coverage.current() is None and not os.environ.get("CI_TOOLKIT_ANALYSE_IN_CHILD")
+
+
+def _analyse_here(args: Sequence[str], root: Path) -> dict[str, Any] | None:
+    """Analyse in this process when that is safe (`safe_here`); None when it is not."""
+    if not safe_here():
         return None
     before = Path.cwd()
     os.chdir(root)

@@ -124,9 +124,9 @@ class Parses:
 def _here(root: Path) -> bool:
     """Whether coverage.py, asked from this process now, would read the configuration the analysis reads:
     the analysis runs in this process with `root` as working directory (see analysis._analyse_here)."""
-    import coverage
+    from ci_toolkit.gate.analysis import safe_here
 
-    if coverage.Coverage.current() is not None or os.environ.get("CI_TOOLKIT_ANALYSE_IN_CHILD"):
+    if not safe_here():
         return False
     try:
         return os.path.samefile(os.getcwd(), root)
